@@ -1,0 +1,272 @@
+/*
+ * immiscible.h - noise assignment for diffusion training.
+ *
+ * libimmiscible pairs every image of a training batch with the Gaussian noise row nearest to it,
+ * as in "Immiscible Diffusion" (Li et al., NeurIPS 2024): it computes the batch's image-noise
+ * distance matrix, solves the linear assignment problem on it exactly, and permutes the noise
+ * rows. The noise set is unchanged (only its order changes), so the noise stays Gaussian.
+ *
+ * Two levels of API, as in zstd:
+ *   - one-shot calls (imm_assign_noise, imm_lap_solve, imm_distance), which allocate what they
+ *     need and free it before returning;
+ *   - an explicit context (imm_ctx_*) that owns its workspaces and reuses them across calls:
+ *     once it has seen a batch size and dim, a call allocates nothing.
+ *
+ * Conventions shared by every function:
+ *   1. Matrices are row-major and dense; a cost / distance matrix has images as rows and noise
+ *      as columns.
+ *   2. Every function returns an imm_status (IMM_OK == 0, errors < 0). Arguments are checked
+ *      first, then the data (NaN / Inf), then the work is done and the outputs are written last:
+ *      on any error, nothing the caller passed in has been modified.
+ *   3. `opts == NULL` means the defaults of imm_options_init().
+ *   4. Nothing is cached between calls: every call computes from its inputs alone.
+ *   5. Results never depend on the number of threads. OpenMP is used through clauses only
+ *      (num_threads), never by changing global OpenMP state; calling from inside an OpenMP
+ *      parallel region is fine.
+ *   6. Thread safety: one-shot calls are always safe to run concurrently; context calls are
+ *      safe when each thread uses its own context.
+ *   7. The library never prints, never aborts and never exits.
+ */
+#ifndef IMMISCIBLE_H
+#define IMMISCIBLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define IMM_VERSION_MAJOR 0
+#define IMM_VERSION_MINOR 1
+#define IMM_VERSION_PATCH 0
+#define IMM_VERSION_NUMBER (IMM_VERSION_MAJOR * 10000 + IMM_VERSION_MINOR * 100 + IMM_VERSION_PATCH)
+
+#if defined(IMM_STATIC_DEFINE)
+#define IMM_API
+#elif defined(_WIN32)
+#if defined(IMM_BUILDING)
+#define IMM_API __declspec(dllexport)
+#else
+#define IMM_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define IMM_API __attribute__((visibility("default")))
+#else
+#define IMM_API
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define IMM_NODISCARD __attribute__((warn_unused_result))
+#else
+#define IMM_NODISCARD
+#endif
+
+/*-*********************************************************************************************
+ *  Version and errors
+ ***********************************************************************************************/
+
+/*! imm_version_string() :
+ *  @return the library's version as "MAJOR.MINOR.PATCH" (a static string). */
+IMM_API const char *imm_version_string(void);
+
+/*! imm_version_number() :
+ *  @return IMM_VERSION_NUMBER of the library actually linked (may differ from the header's). */
+IMM_API unsigned imm_version_number(void);
+
+/*! imm_status : every function returns one of these. The values are stable across versions. */
+typedef enum imm_status {
+    IMM_OK = 0,
+    IMM_ERR_INVALID_ARG = -1, /* NULL where data is required, rows > cols, bad enum, bad perm... */
+    IMM_ERR_NONFINITE = -2,   /* NaN or +-Inf in an input (or a distance overflowing float) */
+    IMM_ERR_NOMEM = -3,       /* an allocation failed */
+    IMM_ERR_TOO_LARGE = -4,   /* a size product overflows size_t, or more than INT32_MAX rows */
+    IMM_ERR_UNSUPPORTED = -5  /* valid request this build / version cannot serve yet */
+} imm_status;
+
+/*! imm_strerror() :
+ *  @return a static, human-readable description of `status` ("unknown status" for values that
+ *          are not an imm_status). Never NULL. */
+IMM_API const char *imm_strerror(int status);
+
+/*! imm_simd_arch() :
+ *  @return the SIMD variant the library's kernels run: "scalar", "avx2" or "avx512" (a static
+ *          string). Chosen once per process from the CPU (cpuid and xgetbv) and the build; the
+ *          environment variable IMM_ARCH=scalar|avx2|avx512, read at that moment, forces a variant
+ *          when it is available (otherwise the best available one is used, and reported here).
+ *          Every variant returns bitwise the same results. */
+IMM_API const char *imm_simd_arch(void);
+
+/*-*********************************************************************************************
+ *  Options
+ ***********************************************************************************************/
+
+typedef enum imm_solver {
+    IMM_SOLVER_EXACT = 0,  /* provably optimal assignment (shortest augmenting paths) */
+    IMM_SOLVER_AUCTION = 1 /* epsilon-scaling auction (not in this version: IMM_ERR_UNSUPPORTED) */
+} imm_solver;
+
+typedef enum imm_precision {
+    IMM_PRECISION_FP32 = 0,
+    IMM_PRECISION_FP16 = 1, /* not in this version: IMM_ERR_UNSUPPORTED */
+    IMM_PRECISION_INT8 = 2  /* not in this version: IMM_ERR_UNSUPPORTED */
+} imm_precision;
+
+typedef enum imm_metric {
+    IMM_METRIC_L2 = 0,  /* Euclidean distance ||x - y|| */
+    IMM_METRIC_SQL2 = 1 /* squared Euclidean distance ||x - y||^2 */
+} imm_metric;
+
+/*! imm_options :
+ *  Always initialise with imm_options_init(), then set the fields you need.
+ *  The struct has a fixed size (128 bytes) for the life of the major version: new fields are
+ *  carved out of `reserved_`, which must stay zero (a non-zero reserved word is rejected with
+ *  IMM_ERR_INVALID_ARG, which also catches options that were never initialised). */
+typedef struct imm_options {
+    imm_solver solver;       /* default IMM_SOLVER_EXACT */
+    imm_precision precision; /* default IMM_PRECISION_FP32: precision of the distance kernels */
+    imm_metric metric;       /* default IMM_METRIC_L2 */
+    int num_threads;         /* >= 0; 0 = the OpenMP default (omp_get_max_threads()) */
+    uint64_t reserved_[14];  /* must be zero */
+} imm_options;
+
+/*! imm_options_init() :
+ *  Sets every field of *opts (including the reserved space) to the defaults:
+ *  EXACT solver, FP32 precision, L2 metric, num_threads 0. `opts == NULL` is a no-op. */
+IMM_API void imm_options_init(imm_options *opts);
+
+/*-*********************************************************************************************
+ *  Linear assignment
+ ***********************************************************************************************/
+
+/*! imm_lap_solve() :
+ *  Solves the (rectangular) linear assignment problem: gives every row r a distinct column
+ *  assign[r] so that the sum of cost[r * cols + assign[r]] is minimal.
+ *  @param cost   rows x cols floats, row-major, row stride = cols. Read in place, never copied.
+ *  @param rows   number of rows, rows <= cols, rows <= INT32_MAX.
+ *  @param cols   number of columns, cols <= INT32_MAX.
+ *  @param opts   solver options or NULL; only `solver` and `num_threads` matter here.
+ *  @param assign out: rows int32 column indices, all distinct.
+ *  @param total  out (may be NULL): the sum of the float costs of the assignment, in double.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM,
+ *          IMM_ERR_UNSUPPORTED (auction, in this version).
+ *  Notes:
+ *   1. rows == 0 is valid and does nothing but set *total = 0 (cost and assign may be NULL).
+ *   2. Exactness: the result satisfies a dual certificate (see imm_lap_certify) with tolerance
+ *      1e-9 * max|cost| per entry, i.e. it is optimal up to double rounding of the potentials.
+ *   3. Determinism: every minimum search breaks ties by the lowest column index, so the same
+ *      input gives the same assignment on every run, for every thread count and every CPU.
+ *      When several assignments are optimal, which one is returned is fixed by the input alone.
+ *   4. Costs may be negative; any finite float is accepted.
+ *   5. Memory: O(rows + cols) beyond the cost matrix (about 40 bytes per column). */
+IMM_API IMM_NODISCARD int imm_lap_solve(const float *cost, size_t rows, size_t cols,
+                                        const imm_options *opts, int32_t *assign, double *total);
+
+/*! imm_lap_solve_dual() :
+ *  imm_lap_solve() that also returns the optimal dual potentials.
+ *  @param u out: rows doubles (may be NULL).  @param v out: cols doubles (may be NULL).
+ *  On success, cost[i][j] - u[i] - v[j] >= -tau for every i, j, == 0 (within tau) on the
+ *  assignment, and for rows < cols every unassigned column has v[j] == max(v) (complementary
+ *  slackness of the rectangular problem). Same errors as imm_lap_solve(). */
+IMM_API IMM_NODISCARD int imm_lap_solve_dual(const float *cost, size_t rows, size_t cols,
+                                             const imm_options *opts, int32_t *assign, double *u,
+                                             double *v, double *total);
+
+/*! imm_lap_certify() :
+ *  Checks an assignment against dual potentials, recomputing everything from the costs.
+ *  @param violation out: the largest of
+ *         - max over i, j of (u[i] + v[j] - cost[i][j])          (dual infeasibility),
+ *         - max over i of |cost[i][assign[i]] - u[i] - v[assign[i]]| (complementary slackness),
+ *         - for rows < cols, max over unassigned j of (max(v) - v[j]).
+ *  If *violation <= tau, the assignment's total is within 2 * rows * tau of the optimum; the
+ *  solver's own results satisfy tau = 1e-9 * max|cost| (plus 1e-30 so that all-zero costs work).
+ *  @return IMM_OK (and *violation), IMM_ERR_INVALID_ARG if assign is not a set of distinct
+ *          columns in range or a pointer is NULL, IMM_ERR_NONFINITE for NaN/Inf in cost, u or v,
+ *          IMM_ERR_TOO_LARGE, IMM_ERR_NOMEM. */
+IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t cols,
+                                          const int32_t *assign, const double *u,
+                                          const double *v, double *violation);
+
+/*-*********************************************************************************************
+ *  Distances
+ ***********************************************************************************************/
+
+/*! imm_distance() :
+ *  out[i * m + j] = metric(x_i, y_j) for the n rows of x and the m rows of y.
+ *  @param x n x dim floats, row-major.  @param y m x dim floats, row-major.
+ *  @param opts `metric`, `precision` (FP32 only in this version) and `num_threads`.
+ *  @param out n x m floats, row-major.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, dim == 0 with n, m > 0), IMM_ERR_TOO_LARGE,
+ *          IMM_ERR_NONFINITE (NaN/Inf in x or y, or a distance that overflows float),
+ *          IMM_ERR_UNSUPPORTED (FP16/INT8 in this version).
+ *  Notes: 1. n == 0 or m == 0 is valid and writes nothing.
+ *         2. Computed as sum over k of (x_ik - y_jk)^2, accumulated in double per pair, rounded
+ *            once to float (then square-rooted for L2). */
+IMM_API IMM_NODISCARD int imm_distance(const float *x, size_t n, const float *y, size_t m,
+                                       size_t dim, const imm_options *opts, float *out);
+
+/*-*********************************************************************************************
+ *  Noise assignment
+ ***********************************************************************************************/
+
+/*! imm_permute_rows() :
+ *  In place: afterwards row i holds what was row perm[i] (bitwise copies).
+ *  @param rows n x dim floats.  @param perm a permutation of 0..n-1.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL, or perm not a permutation; rows untouched),
+ *          IMM_ERR_TOO_LARGE, IMM_ERR_NOMEM. n == 0 or dim == 0 does nothing.
+ *  Note: uses O(n + dim) temporary memory; the context path provides it without allocating. */
+IMM_API IMM_NODISCARD int imm_permute_rows(float *rows, size_t n, size_t dim,
+                                           const int32_t *perm);
+
+/*! imm_assign_noise() :
+ *  The per-batch primitive. Reorders the batch x dim noise rows so that the total distance
+ *  (opts->metric) between image x_i and noise_i is minimal, and (if perm != NULL) stores the
+ *  permutation applied: afterwards noise[i] == old noise[perm[i]], and perm[i] is the column
+ *  the solver gave to row i of the image-noise distance matrix.
+ *  @param x     batch x dim image rows (read only).
+ *  @param noise batch x dim noise rows, permuted in place.
+ *  @param perm  out (may be NULL): batch int32.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM,
+ *          IMM_ERR_UNSUPPORTED.
+ *  Notes: 1. batch == 0 is valid and does nothing. dim == 0 with batch > 0 is invalid.
+ *         2. The multiset of noise rows is preserved bitwise: only their order changes.
+ *         3. x and noise must not overlap.
+ *         4. Memory: the batch x batch float distance matrix (64 MiB at batch 4096) plus
+ *            O(batch + dim); see imm_ctx_workspace_size(). */
+IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
+                                           const imm_options *opts, int32_t *perm);
+
+/*-*********************************************************************************************
+ *  Explicit context
+ ***********************************************************************************************/
+
+typedef struct imm_ctx imm_ctx;
+
+/*! imm_ctx_create() :
+ *  Creates a context holding a copy of *opts (NULL = defaults) and, lazily, the workspaces.
+ *  @return IMM_OK (and *ctx), IMM_ERR_INVALID_ARG (ctx NULL or bad options; *ctx untouched),
+ *          IMM_ERR_UNSUPPORTED (options this version cannot serve), IMM_ERR_NOMEM. */
+IMM_API IMM_NODISCARD int imm_ctx_create(imm_ctx **ctx, const imm_options *opts);
+
+/*! imm_ctx_free() : releases the context and its workspaces. NULL is a no-op. */
+IMM_API void imm_ctx_free(imm_ctx *ctx);
+
+/*! imm_ctx_assign_noise() :
+ *  Same result as imm_assign_noise() with the context's options, bitwise. Workspaces grow to the
+ *  largest batch / dim seen and are reused: once warm, a call allocates nothing.
+ *  Not safe to call concurrently on the same context. */
+IMM_API IMM_NODISCARD int imm_ctx_assign_noise(imm_ctx *ctx, const float *x, float *noise,
+                                               size_t batch, size_t dim, int32_t *perm);
+
+/*! imm_ctx_workspace_size() :
+ *  @param bytes out: the workspace a context needs for (batch, dim) with *opts (NULL = defaults),
+ *         in bytes. At batch 4096 with fp32 this is about 64 MiB (the distance matrix).
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_UNSUPPORTED. */
+IMM_API IMM_NODISCARD int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim,
+                                                 size_t *bytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IMMISCIBLE_H */

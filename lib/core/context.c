@@ -1,0 +1,43 @@
+/* context.c - context lifetime and workspace growth. */
+#include <stdlib.h>
+
+#include "core/context.h"
+
+int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {
+    imm_options o;
+    RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
+    FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
+    RETURN_ERROR_IF(o.solver != IMM_SOLVER_EXACT || o.precision != IMM_PRECISION_FP32,
+                    IMM_ERR_UNSUPPORTED);
+    imm_ctx *c = calloc(1, sizeof *c);
+    RETURN_ERROR_IF(c == NULL, IMM_ERR_NOMEM);
+    c->opts = o;
+    *ctx = c;
+    return IMM_OK;
+}
+
+void imm_ctx_release(imm_ctx *ctx) {
+    free(ctx->work);
+    ctx->work = NULL;
+    ctx->work_bytes = 0;
+}
+
+void imm_ctx_free(imm_ctx *ctx) {
+    if (ctx == NULL)
+        return;
+    imm_ctx_release(ctx);
+    free(ctx);
+}
+
+int imm_ctx_reserve(imm_ctx *ctx, size_t bytes) {
+    if (bytes <= ctx->work_bytes)
+        return IMM_OK;
+    size_t rounded = (bytes + 63) & ~(size_t)63;
+    RETURN_ERROR_IF(rounded < bytes, IMM_ERR_NOMEM);
+    void *p = aligned_alloc(64, rounded);
+    RETURN_ERROR_IF(p == NULL, IMM_ERR_NOMEM);
+    free(ctx->work);
+    ctx->work = p;
+    ctx->work_bytes = rounded;
+    return IMM_OK;
+}

@@ -1,0 +1,20 @@
+/* context.h - the explicit context: options plus one growable workspace. */
+#ifndef IMM_CORE_CONTEXT_H
+#define IMM_CORE_CONTEXT_H
+
+#include "core/internal.h"
+
+struct imm_ctx {
+    imm_options opts;
+    void *work;        /* 64-byte aligned, grown on demand, never shrunk */
+    size_t work_bytes;
+};
+
+/* Makes ctx->work at least `bytes` long (contents not kept). IMM_OK or IMM_ERR_NOMEM; on failure
+   the old workspace is kept. */
+int imm_ctx_reserve(imm_ctx *ctx, size_t bytes);
+
+/* Releases the workspace of a context that lives on the stack (the one-shot calls). */
+void imm_ctx_release(imm_ctx *ctx);
+
+#endif

@@ -1,0 +1,50 @@
+/* options.c - defaults and validation of imm_options. */
+#include <omp.h>
+#include <string.h>
+
+#include "core/internal.h"
+
+void imm_options_init(imm_options *opts) {
+    if (opts == NULL)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->solver = IMM_SOLVER_EXACT;
+    opts->precision = IMM_PRECISION_FP32;
+    opts->metric = IMM_METRIC_L2;
+    opts->num_threads = 0;
+}
+
+int imm_options_resolve(const imm_options *opts, imm_options *out) {
+    if (opts == NULL) {
+        imm_options_init(out);
+        return IMM_OK;
+    }
+    /* Enums are compared as ints: a caller may have stored any value in them. */
+    int solver = (int)opts->solver, precision = (int)opts->precision, metric = (int)opts->metric;
+    RETURN_ERROR_IF(solver != IMM_SOLVER_EXACT && solver != IMM_SOLVER_AUCTION,
+                    IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(precision < IMM_PRECISION_FP32 || precision > IMM_PRECISION_INT8,
+                    IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(metric != IMM_METRIC_L2 && metric != IMM_METRIC_SQL2, IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(opts->num_threads < 0, IMM_ERR_INVALID_ARG);
+    for (size_t i = 0; i < sizeof opts->reserved_ / sizeof opts->reserved_[0]; i++)
+        RETURN_ERROR_IF(opts->reserved_[i] != 0, IMM_ERR_INVALID_ARG);
+    *out = *opts;
+    return IMM_OK;
+}
+
+int imm_threads(const imm_options *opts) {
+    return opts->num_threads > 0 ? opts->num_threads : omp_get_max_threads();
+}
+
+bool imm_all_finite(const float *p, size_t n) {
+    /* A float is NaN or Inf exactly when its exponent bits are all ones. An integer OR-reduction
+       has no ordering issue, so the compiler vectorises this scan. */
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, p + i, sizeof bits);
+        bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad == 0;
+}

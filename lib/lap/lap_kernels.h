@@ -1,0 +1,48 @@
+/* lap_kernels.h - the two row scans that take nearly all of the exact solver's time.
+ *
+ * One scalar reference (lap_kernels_scalar.c) and one file per ISA, each computing bitwise the
+ * same results: the same double operations in the same order per element, strict comparisons in
+ * increasing column order per lane, and lane results merged by (value, lowest index).
+ */
+#ifndef IMM_LAP_KERNELS_H
+#define IMM_LAP_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    double u1, u2; /* smallest and second smallest of c[j] - v[j] */
+    int32_t j1, j2; /* their columns (lowest index on ties); j2 = -1 when n == 1 */
+} lap_min2;
+
+/* Smallest two reduced costs of one row. */
+typedef void (*lap_two_smallest_fn)(const float *c, const double *v, size_t n, lap_min2 *out);
+
+/* One Dijkstra step from row `row` in dense form. For every column j:
+ *   t = ((double)c[j] - v[j]) - r + sc[j];  if (t < d[j]) { d[j] = t; pred[j] = row; }
+ * and returns in *bestj the column with the smallest d[j] + sc[j] (lowest index on ties).
+ * sc[j] is 0 for unscanned columns and +Inf for scanned ones, which freezes them. */
+typedef void (*lap_relax_fn)(const float *c, const double *v, const double *sc, double r,
+                             int32_t row, size_t n, double *d, int32_t *pred, int32_t *bestj);
+
+typedef struct {
+    lap_two_smallest_fn two_smallest;
+    lap_relax_fn relax;
+} lap_kernels;
+
+/* The table for the active SIMD variant (see core/cpu.h), chosen once. */
+const lap_kernels *imm_lap_kernels(void);
+
+/* Per-variant tables; the ISA ones exist only when the build compiled them. */
+extern const lap_kernels imm_lap_kernels_scalar;
+extern const lap_kernels imm_lap_kernels_avx2;
+extern const lap_kernels imm_lap_kernels_avx512;
+
+/* Scalar pieces the SIMD variants reuse for their tails. */
+void imm_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
+                               lap_min2 *m);
+int32_t imm_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
+                           int32_t row, size_t from, size_t n, double *d, int32_t *pred,
+                           double best, int32_t bestj);
+
+#endif

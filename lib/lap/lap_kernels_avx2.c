@@ -1,0 +1,87 @@
+/* lap_kernels_avx2.c - the row scans with 4 doubles per vector (compiled with -mavx2 -mfma). */
+#include <immintrin.h>
+#include <math.h>
+
+#include "lap/lap_kernels.h"
+
+/* Index of the lexicographically smallest (val[l], idx[l]) over 4 lanes. Column indices are
+   carried as doubles, which hold every int32 exactly. */
+static int lane_argmin(const double *val, const double *idx) {
+    int best = 0;
+    for (int l = 1; l < 4; l++)
+        if (val[l] < val[best] || (val[l] == val[best] && idx[l] < idx[best]))
+            best = l;
+    return best;
+}
+
+static __m256d reduced(const float *c, const double *v, size_t j) {
+    return _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(c + j)), _mm256_loadu_pd(v + j));
+}
+
+static void two_smallest_avx2(const float *c, const double *v, size_t n, lap_min2 *out) {
+    __m256d m1 = _mm256_set1_pd(INFINITY), m2 = m1;
+    __m256d i1 = _mm256_set1_pd(-1.0), i2 = i1;
+    __m256d idx = _mm256_setr_pd(0, 1, 2, 3);
+    const __m256d step = _mm256_set1_pd(4.0);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d h = reduced(c, v, j);
+        __m256d lt1 = _mm256_cmp_pd(h, m1, _CMP_LT_OQ);
+        __m256d lt2 = _mm256_cmp_pd(h, m2, _CMP_LT_OQ);
+        m2 = _mm256_blendv_pd(_mm256_blendv_pd(m2, h, lt2), m1, lt1);
+        i2 = _mm256_blendv_pd(_mm256_blendv_pd(i2, idx, lt2), i1, lt1);
+        m1 = _mm256_blendv_pd(m1, h, lt1);
+        i1 = _mm256_blendv_pd(i1, idx, lt1);
+        idx = _mm256_add_pd(idx, step);
+    }
+    double a1[4], a2[4], b1[4], b2[4];
+    _mm256_storeu_pd(a1, m1);
+    _mm256_storeu_pd(a2, m2);
+    _mm256_storeu_pd(b1, i1);
+    _mm256_storeu_pd(b2, i2);
+    int L = lane_argmin(a1, b1);
+    lap_min2 m = {a1[L], INFINITY, (int32_t)b1[L], -1};
+    a1[L] = a2[L];
+    b1[L] = b2[L];
+    int S = lane_argmin(a1, b1);
+    m.u2 = a1[S];
+    m.j2 = (int32_t)b1[S];
+    if (m.j2 < 0)
+        m.u2 = INFINITY;
+    imm_lap_two_smallest_tail(c, v, j, n, &m);
+    *out = m;
+}
+
+static void relax_avx2(const float *c, const double *v, const double *sc, double r, int32_t row,
+                       size_t n, double *d, int32_t *pred, int32_t *bestj) {
+    __m256d best = _mm256_set1_pd(INFINITY), bidx = _mm256_set1_pd(-1.0);
+    __m256d idx = _mm256_setr_pd(0, 1, 2, 3);
+    const __m256d step = _mm256_set1_pd(4.0), vr = _mm256_set1_pd(r);
+    const __m128i vrow = _mm_set1_epi32(row);
+    /* Picks the low 32 bits of each 64-bit compare mask: a 4 x int32 mask for the pred store. */
+    const __m256i narrow = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d s = _mm256_loadu_pd(sc + j);
+        __m256d t = _mm256_add_pd(_mm256_sub_pd(reduced(c, v, j), vr), s);
+        __m256d dj = _mm256_loadu_pd(d + j);
+        __m256d lt = _mm256_cmp_pd(t, dj, _CMP_LT_OQ);
+        dj = _mm256_blendv_pd(dj, t, lt);
+        _mm256_storeu_pd(d + j, dj);
+        __m128i lt32 = _mm256_castsi256_si128(
+            _mm256_permutevar8x32_epi32(_mm256_castpd_si256(lt), narrow));
+        _mm_maskstore_epi32(pred + j, lt32, vrow);
+        __m256d key = _mm256_add_pd(dj, s);
+        __m256d lb = _mm256_cmp_pd(key, best, _CMP_LT_OQ);
+        best = _mm256_blendv_pd(best, key, lb);
+        bidx = _mm256_blendv_pd(bidx, idx, lb);
+        idx = _mm256_add_pd(idx, step);
+    }
+    double a[4], b[4];
+    _mm256_storeu_pd(a, best);
+    _mm256_storeu_pd(b, bidx);
+    int L = lane_argmin(a, b);
+    *bestj = imm_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
+}
+
+const lap_kernels imm_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2};

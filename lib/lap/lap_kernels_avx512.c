@@ -1,0 +1,85 @@
+/* lap_kernels_avx512.c - the row scans with 8 doubles per vector (compiled with -mavx512f/vl). */
+#include <immintrin.h>
+#include <math.h>
+
+#include "lap/lap_kernels.h"
+
+/* Index of the lexicographically smallest (val[l], idx[l]) over 8 lanes. */
+static int lane_argmin(const double *val, const int64_t *idx) {
+    int best = 0;
+    for (int l = 1; l < 8; l++)
+        if (val[l] < val[best] || (val[l] == val[best] && idx[l] < idx[best]))
+            best = l;
+    return best;
+}
+
+static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_min2 *out) {
+    __m512d m1 = _mm512_set1_pd(INFINITY), m2 = m1;
+    __m512i i1 = _mm512_set1_epi64(-1), i2 = i1;
+    __m512i idx = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i step = _mm512_set1_epi64(8);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m512d h = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
+        __mmask8 lt1 = _mm512_cmp_pd_mask(h, m1, _CMP_LT_OQ);
+        __mmask8 lt2 = _mm512_cmp_pd_mask(h, m2, _CMP_LT_OQ);
+        m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(m2, lt2, h), lt1, m1);
+        i2 = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(i2, lt2, idx), lt1, i1);
+        m1 = _mm512_mask_mov_pd(m1, lt1, h);
+        i1 = _mm512_mask_mov_epi64(i1, lt1, idx);
+        idx = _mm512_add_epi64(idx, step);
+    }
+    double a1[8], a2[8];
+    int64_t b1[8], b2[8];
+    _mm512_storeu_pd(a1, m1);
+    _mm512_storeu_pd(a2, m2);
+    _mm512_storeu_si512(b1, i1);
+    _mm512_storeu_si512(b2, i2);
+    /* The smallest is the best lane minimum; the second is that lane's runner-up or another
+       lane's minimum. */
+    int L = lane_argmin(a1, b1);
+    lap_min2 m = {a1[L], INFINITY, (int32_t)b1[L], -1};
+    a1[L] = a2[L];
+    b1[L] = b2[L];
+    int S = lane_argmin(a1, b1);
+    m.u2 = a1[S];
+    m.j2 = (int32_t)b1[S];
+    if (m.j2 < 0)
+        m.u2 = INFINITY;
+    imm_lap_two_smallest_tail(c, v, j, n, &m);
+    *out = m;
+}
+
+static void relax_avx512(const float *c, const double *v, const double *sc, double r, int32_t row,
+                         size_t n, double *d, int32_t *pred, int32_t *bestj) {
+    __m512d best = _mm512_set1_pd(INFINITY);
+    __m512i bidx = _mm512_set1_epi64(-1);
+    __m512i idx = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m512i step = _mm512_set1_epi64(8);
+    const __m512d vr = _mm512_set1_pd(r);
+    const __m256i vrow = _mm256_set1_epi32(row);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m512d s = _mm512_loadu_pd(sc + j);
+        __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
+        t = _mm512_add_pd(_mm512_sub_pd(t, vr), s);
+        __m512d dj = _mm512_loadu_pd(d + j);
+        __mmask8 lt = _mm512_cmp_pd_mask(t, dj, _CMP_LT_OQ);
+        dj = _mm512_mask_mov_pd(dj, lt, t);
+        _mm512_mask_storeu_pd(d + j, lt, dj);
+        _mm256_mask_storeu_epi32(pred + j, lt, vrow);
+        __m512d key = _mm512_add_pd(dj, s);
+        __mmask8 lb = _mm512_cmp_pd_mask(key, best, _CMP_LT_OQ);
+        best = _mm512_mask_mov_pd(best, lb, key);
+        bidx = _mm512_mask_mov_epi64(bidx, lb, idx);
+        idx = _mm512_add_epi64(idx, step);
+    }
+    double a[8];
+    int64_t b[8];
+    _mm512_storeu_pd(a, best);
+    _mm512_storeu_si512(b, bidx);
+    int L = lane_argmin(a, b);
+    *bestj = imm_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
+}
+
+const lap_kernels imm_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512};

@@ -1,0 +1,66 @@
+/* lap_kernels_scalar.c - reference row scans, and the dispatch of the LAP kernels. */
+#include <math.h>
+
+#include "core/cpu.h"
+#include "lap/lap_kernels.h"
+
+void imm_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
+                               lap_min2 *m) {
+    for (size_t j = from; j < n; j++) {
+        double h = (double)c[j] - v[j];
+        if (h < m->u2) {
+            if (h < m->u1) {
+                m->u2 = m->u1;
+                m->j2 = m->j1;
+                m->u1 = h;
+                m->j1 = (int32_t)j;
+            } else {
+                m->u2 = h;
+                m->j2 = (int32_t)j;
+            }
+        }
+    }
+}
+
+static void two_smallest_scalar(const float *c, const double *v, size_t n, lap_min2 *out) {
+    lap_min2 m = {INFINITY, INFINITY, -1, -1};
+    imm_lap_two_smallest_tail(c, v, 0, n, &m);
+    *out = m;
+}
+
+int32_t imm_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
+                           int32_t row, size_t from, size_t n, double *d, int32_t *pred,
+                           double best, int32_t bestj) {
+    for (size_t j = from; j < n; j++) {
+        double t = ((double)c[j] - v[j]) - r + sc[j];
+        if (t < d[j]) {
+            d[j] = t;
+            pred[j] = row;
+        }
+        double key = d[j] + sc[j];
+        if (key < best) {
+            best = key;
+            bestj = (int32_t)j;
+        }
+    }
+    return bestj;
+}
+
+static void relax_scalar(const float *c, const double *v, const double *sc, double r, int32_t row,
+                         size_t n, double *d, int32_t *pred, int32_t *bestj) {
+    *bestj = imm_lap_relax_tail(c, v, sc, r, row, 0, n, d, pred, INFINITY, -1);
+}
+
+const lap_kernels imm_lap_kernels_scalar = {two_smallest_scalar, relax_scalar};
+
+const lap_kernels *imm_lap_kernels(void) {
+    switch (imm_active_arch()) {
+#if defined(IMM_HAVE_AVX512)
+    case IMM_ARCH_AVX512: return &imm_lap_kernels_avx512;
+#endif
+#if defined(IMM_HAVE_AVX2)
+    case IMM_ARCH_AVX2: return &imm_lap_kernels_avx2;
+#endif
+    default: return &imm_lap_kernels_scalar;
+    }
+}
