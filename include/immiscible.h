@@ -103,7 +103,7 @@ IMM_API const char *imm_simd_arch(void);
 
 typedef enum imm_solver {
     IMM_SOLVER_EXACT = 0,  /* provably optimal assignment (shortest augmenting paths) */
-    IMM_SOLVER_AUCTION = 1 /* epsilon-scaling auction (not in this version: IMM_ERR_UNSUPPORTED) */
+    IMM_SOLVER_AUCTION = 1 /* epsilon-scaling auction: approximate, parallel, bounded gap */
 } imm_solver;
 
 typedef enum imm_precision {
@@ -127,8 +127,19 @@ typedef struct imm_options {
     imm_precision precision; /* default IMM_PRECISION_FP32: precision of the distance kernels */
     imm_metric metric;       /* default IMM_METRIC_L2 */
     int num_threads;         /* >= 0; 0 = the OpenMP default (omp_get_max_threads()) */
-    uint64_t reserved_[14];  /* must be zero */
+    /* IMM_SOLVER_AUCTION: relative accuracy target. The auction stops at the epsilon with
+       rows * epsilon <= accuracy * (max cost - min cost), which bounds the gap to the optimum
+       by that amount. 0 = IMM_AUCTION_DEFAULT_ACCURACY; otherwise finite and > 0. */
+    double accuracy;
+    /* IMM_SOLVER_AUCTION: non-zero = finish exactly, seeding the exact solver with the auction's
+       prices (the result is then optimal, like IMM_SOLVER_EXACT). Default 0. */
+    int exact_finish;
+    int reserved_int_;      /* must be zero */
+    uint64_t reserved_[12]; /* must be zero */
 } imm_options;
+
+/* The auction's default relative accuracy (see imm_options.accuracy). */
+#define IMM_AUCTION_DEFAULT_ACCURACY 1e-4
 
 /*! imm_options_init() :
  *  Sets every field of *opts (including the reserved space) to the defaults:
@@ -171,6 +182,31 @@ IMM_API IMM_NODISCARD int imm_lap_solve(const float *cost, size_t rows, size_t c
 IMM_API IMM_NODISCARD int imm_lap_solve_dual(const float *cost, size_t rows, size_t cols,
                                              const imm_options *opts, int32_t *assign, double *u,
                                              double *v, double *total);
+
+/*! imm_lap_info : what a solve did and how good its result provably is. */
+typedef struct imm_lap_info {
+    double total;       /* sum of the assigned float costs, in double */
+    double lower_bound; /* a dual lower bound: the optimal total is >= lower_bound */
+    double gap_bound;   /* max(0, total - lower_bound): the result is at most this far from
+                           optimal (rounding aside: ~1e-9 * max|cost| per row) */
+    double final_eps;   /* epsilon of the auction's last phase (0 if no auction ran) */
+    int64_t bids;       /* auction bids (row scans) */
+    int64_t augmentations; /* shortest augmenting path searches */
+    int32_t phases;     /* auction phases */
+    int32_t exact;      /* 1 when the result is optimal (exact solver or exact finish) */
+    uint64_t reserved_[8];
+} imm_lap_info;
+
+/*! imm_lap_solve_ex() :
+ *  imm_lap_solve() with everything it can report. Any of u, v, info may be NULL.
+ *  @param u out: rows doubles, v out: cols doubles: dual potentials. With the exact solver they
+ *         certify optimality (see imm_lap_solve_dual); with the auction, u[i] = min over j of
+ *         cost[i][j] - v[j], so they are feasible and prove info->lower_bound.
+ *  @param info out: totals, bound and counters (see imm_lap_info).
+ *  Same errors as imm_lap_solve(). */
+IMM_API IMM_NODISCARD int imm_lap_solve_ex(const float *cost, size_t rows, size_t cols,
+                                           const imm_options *opts, int32_t *assign, double *u,
+                                           double *v, imm_lap_info *info);
 
 /*! imm_lap_certify() :
  *  Checks an assignment against dual potentials, recomputing everything from the costs.

@@ -7,8 +7,7 @@ int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {
     imm_options o;
     RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
-    RETURN_ERROR_IF(o.solver != IMM_SOLVER_EXACT || o.precision != IMM_PRECISION_FP32,
-                    IMM_ERR_UNSUPPORTED);
+    FORWARD_IF_ERROR(imm_options_supported(&o));
     imm_ctx *c = calloc(1, sizeof *c);
     RETURN_ERROR_IF(c == NULL, IMM_ERR_NOMEM);
     c->opts = o;

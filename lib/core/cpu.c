@@ -15,8 +15,9 @@ static unsigned long long read_xcr0(void) {
     return ((unsigned long long)edx << 32) | eax;
 }
 
-/* Best variant the CPU and the OS support: the OS must save the wide registers (XCR0). */
-static imm_arch detect(void) {
+/* Best variant the CPU and the OS support: the OS must save the wide registers (XCR0).
+   *ext gets the IMM_CPU_* extensions present (meaningful only with the variant they need). */
+static imm_arch detect(unsigned *ext) {
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d))
         return IMM_ARCH_SCALAR;
@@ -31,6 +32,14 @@ static imm_arch detect(void) {
         return IMM_ARCH_SCALAR;
     const bool avx2 = b & (1u << 5), avx512f = b & (1u << 16), avx512bw = b & (1u << 30),
                avx512vl = b & (1u << 31);
+    if (c & (1u << 11))
+        *ext |= IMM_CPU_AVX512VNNI;
+    if (a >= 1 && __get_cpuid_count(7, 1, &a, &b, &c, &d)) {
+        if (a & (1u << 5))
+            *ext |= IMM_CPU_AVX512BF16;
+        if (a & (1u << 4))
+            *ext |= IMM_CPU_AVXVNNI;
+    }
     imm_arch best = IMM_ARCH_SCALAR;
     if (avx2 && fma && f16c)
         best = IMM_ARCH_AVX2;
@@ -39,7 +48,10 @@ static imm_arch detect(void) {
     return best;
 }
 #else
-static imm_arch detect(void) { return IMM_ARCH_SCALAR; }
+static imm_arch detect(unsigned *ext) {
+    (void)ext;
+    return IMM_ARCH_SCALAR;
+}
 #endif
 
 /* What this build compiled (an ISA file is only built when the compiler accepts its flags). */
@@ -54,10 +66,12 @@ static imm_arch built(void) {
 }
 
 static imm_arch g_arch;
+static unsigned g_features;
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 
 static void choose(void) {
-    imm_arch best = detect();
+    unsigned ext = 0;
+    imm_arch best = detect(&ext);
     if (built() < best)
         best = built();
     imm_arch want = best;
@@ -71,11 +85,20 @@ static void choose(void) {
             want = IMM_ARCH_AVX512;
     }
     g_arch = want <= best ? want : best;
+    if (g_arch == IMM_ARCH_AVX512)
+        g_features = ext;
+    else if (g_arch == IMM_ARCH_AVX2)
+        g_features = ext & IMM_CPU_AVXVNNI;
 }
 
 imm_arch imm_active_arch(void) {
     pthread_once(&g_once, choose);
     return g_arch;
+}
+
+unsigned imm_cpu_features(void) {
+    pthread_once(&g_once, choose);
+    return g_features;
 }
 
 const char *imm_simd_arch(void) {

@@ -31,6 +31,9 @@ static inline bool imm_mul_size(size_t a, size_t b, size_t *out) {
 /* Validates options (NULL allowed) and copies them, or the defaults, into *out. */
 int imm_options_resolve(const imm_options *opts, imm_options *out);
 
+/* IMM_OK when this build can serve the (valid) options, else IMM_ERR_UNSUPPORTED. */
+int imm_options_supported(const imm_options *opts);
+
 /* The thread count to pass to OpenMP num_threads clauses. */
 int imm_threads(const imm_options *opts);
 

@@ -27,10 +27,18 @@ int imm_options_resolve(const imm_options *opts, imm_options *out) {
                     IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(metric != IMM_METRIC_L2 && metric != IMM_METRIC_SQL2, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(opts->num_threads < 0, IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(!(opts->accuracy >= 0.0 && opts->accuracy <= 1e300), IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(opts->reserved_int_ != 0, IMM_ERR_INVALID_ARG);
     for (size_t i = 0; i < sizeof opts->reserved_ / sizeof opts->reserved_[0]; i++)
         RETURN_ERROR_IF(opts->reserved_[i] != 0, IMM_ERR_INVALID_ARG);
     *out = *opts;
+    if (out->accuracy == 0.0)
+        out->accuracy = IMM_AUCTION_DEFAULT_ACCURACY;
     return IMM_OK;
+}
+
+int imm_options_supported(const imm_options *opts) {
+    return opts->precision == IMM_PRECISION_FP32 ? IMM_OK : IMM_ERR_UNSUPPORTED;
 }
 
 int imm_threads(const imm_options *opts) {

@@ -25,9 +25,16 @@ typedef void (*lap_two_smallest_fn)(const float *c, const double *v, size_t n, l
 typedef void (*lap_relax_fn)(const float *c, const double *v, const double *sc, double r,
                              int32_t row, size_t n, double *d, int32_t *pred, int32_t *bestj);
 
+/* Stores, in increasing column order, every j with h = (double)c[j] - v[j] <= cut: h[k] and
+ * col[k]. Returns the count, or cap + 1 as soon as more than cap qualify (h and col then need
+ * room for cap + 8 entries). */
+typedef size_t (*lap_filter_fn)(const float *c, const double *v, size_t n, double cut, double *h,
+                                int32_t *col, size_t cap);
+
 typedef struct {
     lap_two_smallest_fn two_smallest;
     lap_relax_fn relax;
+    lap_filter_fn filter;
 } lap_kernels;
 
 /* The table for the active SIMD variant (see core/cpu.h), chosen once. */
@@ -41,6 +48,8 @@ extern const lap_kernels imm_lap_kernels_avx512;
 /* Scalar pieces the SIMD variants reuse for their tails. */
 void imm_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
                                lap_min2 *m);
+size_t imm_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
+                           double *h, int32_t *col, size_t cnt, size_t cap);
 int32_t imm_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
                            int32_t row, size_t from, size_t n, double *d, int32_t *pred,
                            double best, int32_t bestj);

@@ -84,4 +84,26 @@ static void relax_avx2(const float *c, const double *v, const double *sc, double
     *bestj = imm_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
-const lap_kernels imm_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2};
+static size_t filter_avx2(const float *c, const double *v, size_t n, double cut, double *h,
+                          int32_t *col, size_t cap) {
+    const __m256d vcut = _mm256_set1_pd(cut);
+    size_t cnt = 0, j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d t = reduced(c, v, j);
+        int le = _mm256_movemask_pd(_mm256_cmp_pd(t, vcut, _CMP_LE_OQ));
+        if (le) { /* rare: store the few that pass one by one */
+            double lane[4];
+            _mm256_storeu_pd(lane, t);
+            for (int l = 0; l < 4; l++)
+                if (le & (1 << l)) {
+                    if (cnt == cap)
+                        return cap + 1;
+                    h[cnt] = lane[l];
+                    col[cnt++] = (int32_t)(j + (size_t)l);
+                }
+        }
+    }
+    return imm_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
+}
+
+const lap_kernels imm_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2};

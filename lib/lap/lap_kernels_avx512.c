@@ -82,4 +82,25 @@ static void relax_avx512(const float *c, const double *v, const double *sc, doub
     *bestj = imm_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
-const lap_kernels imm_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512};
+static size_t filter_avx512(const float *c, const double *v, size_t n, double cut, double *h,
+                            int32_t *col, size_t cap) {
+    const __m512d vcut = _mm512_set1_pd(cut);
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_set1_epi32(8);
+    size_t cnt = 0, j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
+        __mmask8 le = _mm512_cmp_pd_mask(t, vcut, _CMP_LE_OQ);
+        if (le) {
+            _mm512_mask_compressstoreu_pd(h + cnt, le, t);
+            _mm256_mask_compressstoreu_epi32(col + cnt, le, idx);
+            cnt += (size_t)__builtin_popcount(le);
+            if (cnt > cap)
+                return cap + 1;
+        }
+        idx = _mm256_add_epi32(idx, step);
+    }
+    return imm_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
+}
+
+const lap_kernels imm_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512};

@@ -51,7 +51,26 @@ static void relax_scalar(const float *c, const double *v, const double *sc, doub
     *bestj = imm_lap_relax_tail(c, v, sc, r, row, 0, n, d, pred, INFINITY, -1);
 }
 
-const lap_kernels imm_lap_kernels_scalar = {two_smallest_scalar, relax_scalar};
+size_t imm_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
+                           double *h, int32_t *col, size_t cnt, size_t cap) {
+    for (size_t j = from; j < n; j++) {
+        double t = (double)c[j] - v[j];
+        if (t <= cut) {
+            if (cnt == cap)
+                return cap + 1;
+            h[cnt] = t;
+            col[cnt++] = (int32_t)j;
+        }
+    }
+    return cnt;
+}
+
+static size_t filter_scalar(const float *c, const double *v, size_t n, double cut, double *h,
+                            int32_t *col, size_t cap) {
+    return imm_lap_filter_tail(c, v, 0, n, cut, h, col, 0, cap);
+}
+
+const lap_kernels imm_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar};
 
 const lap_kernels *imm_lap_kernels(void) {
     switch (imm_active_arch()) {

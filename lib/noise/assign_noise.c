@@ -13,7 +13,7 @@
 /* Byte offsets of the pieces of the workspace, each 64-byte aligned. */
 typedef struct {
     size_t dist;   /* batch x batch floats: the distance matrix */
-    size_t lap;    /* imm_lap_workspace_bytes(batch, batch) */
+    size_t lap;    /* imm_lap_state_bytes(batch, batch) */
     size_t assign; /* batch int32 */
     size_t marks;  /* batch bytes (permutation) */
     size_t row;    /* dim floats (permutation) */
@@ -40,7 +40,7 @@ static int plan(size_t batch, size_t dim, noise_layout *l) {
                         !imm_mul_size(dim, sizeof(float), &row_bytes),
                     IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(batch > 0 && dim == 0, IMM_ERR_INVALID_ARG);
-    lap_bytes = imm_lap_workspace_bytes(batch, batch);
+    lap_bytes = imm_lap_state_bytes(batch, batch);
     RETURN_ERROR_IF(lap_bytes == 0, IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(!add_piece(&at, dist_bytes, &l->dist) || !add_piece(&at, lap_bytes, &l->lap) ||
                         !add_piece(&at, batch * sizeof(int32_t), &l->assign) ||
@@ -66,7 +66,9 @@ static int assign_noise(imm_ctx *ctx, const float *x, float *noise, size_t batch
 
     FORWARD_IF_ERROR(imm_distance_f32(x, batch, noise, batch, dim, ctx->opts.metric,
                                       imm_threads(&ctx->opts), dist));
-    imm_lap_exact(dist, batch, batch, base + l.lap, assign, NULL, NULL);
+    lap_state s;
+    imm_lap_state_init(&s, dist, batch, batch, imm_threads(&ctx->opts), base + l.lap);
+    imm_lap_run(&s, &ctx->opts, assign, NULL, NULL, NULL);
 
     /* Outputs last. */
     if (perm != NULL)
@@ -98,8 +100,7 @@ int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim, si
     noise_layout l;
     RETURN_ERROR_IF(bytes == NULL, IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
-    RETURN_ERROR_IF(o.solver != IMM_SOLVER_EXACT || o.precision != IMM_PRECISION_FP32,
-                    IMM_ERR_UNSUPPORTED);
+    FORWARD_IF_ERROR(imm_options_supported(&o));
     FORWARD_IF_ERROR(plan(batch, dim, &l));
     *bytes = batch == 0 ? 0 : l.total;
     return IMM_OK;

@@ -1,0 +1,119 @@
+/* auction.c - epsilon-scaling auction (Bertsekas), Jacobi bidding with OpenMP.
+ *
+ * In this library's sign convention a column's price is -v[j]: a bid lowers v. Row i bids for
+ * its cheapest reduced cost c[i][j1] - v[j1], lowering v[j1] until j1 is epsilon worse than its
+ * second choice j2: v[j1] <- v[j1] - (u2 - u1) - eps. A phase starts from an empty assignment and
+ * ends when every row is assigned; then the assignment is within n * eps of optimal.
+ *
+ * Termination on every input: a bid always lowers v[j1] strictly (at least one ulp, even where
+ * eps or the gap round away), and eps never goes below ~2^-40 of the magnitudes involved, so a
+ * phase needs a bounded number of bids; each phase also has a bid budget, after which the caller
+ * completes the assignment with exact augmentations.
+ */
+#include <math.h>
+#ifdef IMM_LAP_TRACE
+#include <stdio.h>
+#endif
+
+#include "core/internal.h"
+#include "lap/lap_state.h"
+
+#define EPS_DIVISOR 8.0
+#define BIDS_PER_ROW 64     /* per phase; phases typically need 1-3 */
+#define PARALLEL_BIDS 1024 /* rounds with fewer bids run on one thread: cheaper than a fork */
+
+/* Row i's bid: the column and its new potential. */
+static void bid(lap_state *s, int32_t i, double eps, int32_t *col, double *val) {
+    lap_min2 m;
+    imm_lap_row_min2(s, (size_t)i, &m);
+    double gap = m.j2 >= 0 ? m.u2 - m.u1 : 0.0;
+    double old = s->v[m.j1], nv = old - (gap + eps);
+    if (!(nv < old))
+        nv = nextafter(old, -INFINITY);
+    *col = m.j1;
+    *val = nv;
+}
+
+/* One phase; returns the number of bids made. */
+static int64_t phase(lap_state *s, double eps, int64_t budget) {
+    size_t nfree = imm_lap_free_all(s);
+    int32_t *list = s->free_, *next = s->free2;
+    int64_t bids = 0;
+    for (size_t j = 0; j < s->n; j++)
+        s->win_k[j] = -1;
+#ifdef IMM_LAP_TRACE
+    int rounds = 0, prounds = 0;
+#endif
+    while (nfree > 0 && bids < budget) {
+        const long long count = (long long)nfree;
+#ifdef IMM_LAP_TRACE
+        rounds++; prounds += nfree >= PARALLEL_BIDS;
+#endif
+#pragma omp parallel for num_threads(s->threads) schedule(static)                                  \
+    if (nfree >= PARALLEL_BIDS)
+        for (long long k = 0; k < count; k++)
+            bid(s, list[k], eps, &s->bid_col[k], &s->bid_val[k]);
+        bids += count;
+        /* Highest bid per column wins; on equal bids the earlier one in the list. */
+        for (size_t k = 0; k < nfree; k++) {
+            int32_t j = s->bid_col[k];
+            if (s->win_k[j] < 0 || s->bid_val[k] < s->win_val[j]) {
+                s->win_k[j] = (int32_t)k;
+                s->win_val[j] = s->bid_val[k];
+            }
+        }
+        size_t nnext = 0;
+        for (size_t k = 0; k < nfree; k++) {
+            int32_t i = list[k], j = s->bid_col[k];
+            if (s->win_k[j] != (int32_t)k) {
+                next[nnext++] = i;
+                continue;
+            }
+            int32_t old = s->y[j];
+            if (old >= 0) {
+                s->x[old] = -1;
+                next[nnext++] = old;
+            }
+            s->y[j] = i;
+            s->x[i] = j;
+            s->v[j] = s->win_val[j];
+        }
+        for (size_t k = 0; k < nfree; k++)
+            s->win_k[s->bid_col[k]] = -1;
+        int32_t *t = list;
+        list = next;
+        next = t;
+        nfree = nnext;
+    }
+    if (list != s->free_) /* keep the free rows where the callers look for them */
+        for (size_t k = 0; k < nfree; k++)
+            s->free_[k] = list[k];
+#ifdef IMM_LAP_TRACE
+    extern long g_builds, g_dense, g_calls;
+    fprintf(stderr, "phase eps %.3g: %lld bids, %d rounds, %d parallel; calls %ld builds %ld dense %ld\n", eps, (long long)bids, rounds, prounds, g_calls, g_builds, g_dense);
+#endif
+    return bids;
+}
+
+void imm_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
+    st->bids = 0;
+    st->phases = 0;
+    st->eps = eps_first;
+    double vmax = 0.0;
+    for (size_t j = 0; j < s->n; j++)
+        vmax = fmax(vmax, fabs(s->v[j]));
+    const double floor = 0x1p-40 * (vmax + fmax(fabs(s->cmin), fabs(s->cmax)));
+    double eps = fmax(eps_first, floor);
+    const double last = fmax(eps_last, floor);
+    const int64_t budget = (int64_t)BIDS_PER_ROW * (int64_t)s->m;
+    for (;;) {
+        if (eps < last)
+            eps = last;
+        st->bids += phase(s, eps, budget);
+        st->phases++;
+        st->eps = eps;
+        if (eps <= last)
+            break;
+        eps /= EPS_DIVISOR;
+    }
+}

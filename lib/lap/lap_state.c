@@ -1,0 +1,270 @@
+/* lap_state.c - workspace layout and the setup steps shared by the auction and the exact solver. */
+#include <math.h>
+#include <stdlib.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "core/internal.h"
+#include "lap/lap_state.h"
+
+#define SPREAD_SAMPLE_ROWS 16
+#define LIST_SAMPLE 128      /* columns sampled to guess a list's cut-off */
+#define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
+
+static size_t list_length(size_t cols) { return cols < LAP_CANDIDATES ? cols : LAP_CANDIDATES; }
+
+size_t imm_lap_state_bytes(size_t rows, size_t cols) {
+    size_t bytes, lists;
+    /* 5 double, 8 int32 and 1 float arrays of cols entries, in that order (8-byte aligned), then
+       the candidate lists: rows thresholds (double), rows x k columns and costs. */
+    if (!imm_mul_size(cols, 5 * sizeof(double) + 8 * sizeof(int32_t) + sizeof(float), &bytes) ||
+        !imm_mul_size(rows, sizeof(double) + list_length(cols) * 8, &lists) ||
+        bytes + lists < bytes)
+        return 0;
+    return bytes + lists + 8;
+}
+
+void imm_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t cols, int threads,
+                        void *work) {
+    const size_t n = cols;
+    double *dp = work;
+    s->cost = cost;
+    s->rows = rows;
+    s->n = n;
+    s->m = cols <= 2 * rows ? n : rows;
+    s->kern = imm_lap_kernels();
+    s->threads = threads;
+    s->cmin = s->cmax = 0.0;
+    s->v = dp;
+    s->d = dp + n;
+    s->sc = dp + 2 * n;
+    s->bid_val = dp + 3 * n;
+    s->win_val = dp + 4 * n;
+    int32_t *ip = (int32_t *)(dp + 5 * n);
+    s->x = ip;
+    s->y = ip + n;
+    s->pred = ip + 2 * n;
+    s->scanned = ip + 3 * n;
+    s->free_ = ip + 4 * n;
+    s->free2 = ip + 5 * n;
+    s->bid_col = ip + 6 * n;
+    s->win_k = ip + 7 * n;
+    float *zeros = (float *)(ip + 8 * n);
+    memset(zeros, 0, n * sizeof(float));
+    s->zeros = zeros;
+    /* zeros ends on a 4-byte boundary: realign for the doubles. */
+    uintptr_t at = ((uintptr_t)(zeros + n) + 7) & ~(uintptr_t)7;
+    s->k = list_length(n);
+    s->cand_thr = (double *)at;
+    s->cand_j = (int32_t *)(s->cand_thr + rows);
+    s->cand_c = (float *)(s->cand_j + rows * s->k);
+    for (size_t i = 0; i < rows; i++)
+        s->cand_thr[i] = NAN;
+}
+
+/* Max-heap on (h, j), lexicographic: the root is the largest of the smallest entries kept. */
+typedef struct {
+    double h;
+    int32_t j;
+} entry;
+
+static bool above(entry a, entry b) { return a.h > b.h || (a.h == b.h && a.j > b.j); }
+
+static void sift_down(entry *heap, size_t len, size_t at) {
+    for (;;) {
+        size_t l = 2 * at + 1, big = at;
+        if (l < len && above(heap[l], heap[big]))
+            big = l;
+        if (l + 1 < len && above(heap[l + 1], heap[big]))
+            big = l + 1;
+        if (big == at)
+            return;
+        entry t = heap[at];
+        heap[at] = heap[big];
+        heap[big] = t;
+        at = big;
+    }
+}
+
+/* Puts the keep smallest of e[0..len) in out, sorted (bounded max-heap, then insertion sort). */
+static void keep_smallest(const entry *e, size_t len, size_t keep, entry *out) {
+    size_t got = 0;
+    for (size_t t = 0; t < len; t++) {
+        if (got < keep) {
+            out[got++] = e[t];
+            if (got == keep)
+                for (size_t a = keep / 2 + 1; a-- > 0;)
+                    sift_down(out, keep, a);
+        } else if (above(out[0], e[t])) {
+            out[0] = e[t];
+            sift_down(out, keep, 0);
+        }
+    }
+    for (size_t a = 1; a < got; a++) {
+        entry x = out[a];
+        size_t b = a;
+        for (; b > 0 && above(out[b - 1], x); b--)
+            out[b] = out[b - 1];
+        out[b] = x;
+    }
+}
+
+/* The keep smallest (h, j) of row i, sorted. A cut-off guessed from a strided sample lets few
+   columns through one cheap pass; a wrong guess falls back to the whole row. */
+static void smallest_sorted(const lap_state *s, const float *ci, size_t keep, entry *out) {
+    entry buf[LIST_FILTER_CAP];
+    const size_t n = s->n;
+    size_t cnt = 0;
+    if (n >= 4 * LIST_SAMPLE) {
+        double sample[LIST_SAMPLE];
+        const size_t stride = n / LIST_SAMPLE;
+        for (size_t t = 0; t < LIST_SAMPLE; t++)
+            sample[t] = (double)ci[t * stride] - s->v[t * stride];
+        /* rank r of the sample: about 1.5 times the share of the row we want below the cut */
+        const size_t r = (3 * keep * LIST_SAMPLE + 2 * n - 1) / (2 * n) + 1;
+        for (size_t a = 0; a < r; a++) /* partial selection sort: r is small */
+            for (size_t b = a + 1; b < LIST_SAMPLE; b++)
+                if (sample[b] < sample[a]) {
+                    double t = sample[a];
+                    sample[a] = sample[b];
+                    sample[b] = t;
+                }
+        const double cut = sample[r - 1];
+        double hb[LIST_FILTER_CAP + 8];
+        int32_t jb[LIST_FILTER_CAP + 8];
+        cnt = s->kern->filter(ci, s->v, n, cut, hb, jb, LIST_FILTER_CAP);
+        if (cnt > LIST_FILTER_CAP)
+            cnt = 0; /* the guess was far off */
+        for (size_t t = 0; t < cnt; t++)
+            buf[t] = (entry){hb[t], jb[t]};
+    }
+    if (cnt >= keep) {
+        keep_smallest(buf, cnt, keep, out);
+        return;
+    }
+    /* Whole row, a chunk at a time through the same selection. */
+    size_t have = 0, j = 0;
+    while (j < n) {
+        size_t len = have;
+        memcpy(buf, out, have * sizeof(entry));
+        for (; j < n && len < LIST_FILTER_CAP; j++)
+            buf[len++] = (entry){(double)ci[j] - s->v[j], (int32_t)j};
+        have = len < keep ? len : keep;
+        keep_smallest(buf, len, have, out);
+    }
+}
+
+/* Rebuilds row i's list: its k + 1 smallest reduced costs; the largest of them becomes the
+   threshold (every column outside the list is at least that), unless the list holds the row. */
+static void build_list(lap_state *s, size_t i) {
+    const float *ci = s->cost + i * s->n;
+    const size_t keep = s->k < s->n ? s->k + 1 : s->k;
+    entry best[LAP_CANDIDATES + 1];
+    smallest_sorted(s, ci, keep, best);
+    s->cand_thr[i] = keep > s->k ? best[s->k].h : INFINITY;
+    int32_t *lj = s->cand_j + i * s->k;
+    float *lc = s->cand_c + i * s->k;
+    for (size_t t = 0; t < s->k; t++) {
+        lj[t] = best[t].j;
+        lc[t] = ci[lj[t]];
+    }
+}
+
+/* Two smallest over the list, by (value, column). */
+static void list_min2(const lap_state *s, size_t i, lap_min2 *m) {
+    const int32_t *lj = s->cand_j + i * s->k;
+    const float *lc = s->cand_c + i * s->k;
+    lap_min2 r = {INFINITY, INFINITY, -1, -1};
+    for (size_t t = 0; t < s->k; t++) {
+        double h = (double)lc[t] - s->v[lj[t]];
+        int32_t j = lj[t];
+        if (h < r.u2 || (h == r.u2 && j < r.j2)) {
+            if (h < r.u1 || (h == r.u1 && j < r.j1)) {
+                r.u2 = r.u1;
+                r.j2 = r.j1;
+                r.u1 = h;
+                r.j1 = j;
+            } else {
+                r.u2 = h;
+                r.j2 = j;
+            }
+        }
+    }
+    *m = r;
+}
+
+#ifdef IMM_LAP_TRACE
+long g_builds, g_dense, g_calls;
+#endif
+void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
+#ifdef IMM_LAP_TRACE
+    g_calls++;
+#endif
+    if (i >= s->rows || s->k < 2) { /* dummy rows are cheap: v is in cache */
+        s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+        return;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (attempt > 0 || isnan(s->cand_thr[i])) {
+#ifdef IMM_LAP_TRACE
+            g_builds++;
+#endif
+            build_list(s, i);
+        }
+        list_min2(s, i, m);
+        if (m->u2 < s->cand_thr[i]) /* both minima are below every column outside the list */
+            return;
+    }
+    /* Ties at the threshold: only the dense scan knows the lowest index. */
+#ifdef IMM_LAP_TRACE
+    g_dense++;
+#endif
+    s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+}
+
+size_t imm_lap_free_all(lap_state *s) {
+    for (size_t j = 0; j < s->n; j++)
+        s->y[j] = -1;
+    for (size_t i = 0; i < s->m; i++) {
+        s->x[i] = -1;
+        s->free_[i] = (int32_t)i;
+    }
+    return s->m;
+}
+
+void imm_lap_column_means(lap_state *s) {
+    const size_t n = s->n;
+    double lo = s->rows < n ? 0.0 : INFINITY, hi = s->rows < n ? 0.0 : -INFINITY;
+    memset(s->v, 0, n * sizeof(double));
+    for (size_t i = 0; i < s->rows; i++) {
+        const float *ci = s->cost + i * n;
+        float rlo = ci[0], rhi = ci[0];
+        for (size_t j = 0; j < n; j++) {
+            s->v[j] += (double)ci[j];
+            rlo = ci[j] < rlo ? ci[j] : rlo; /* costs are finite: no NaN rules needed */
+            rhi = ci[j] > rhi ? ci[j] : rhi;
+        }
+        lo = fmin(lo, (double)rlo);
+        hi = fmax(hi, (double)rhi);
+    }
+    for (size_t j = 0; j < n; j++)
+        s->v[j] /= (double)n;
+    s->cmin = lo;
+    s->cmax = hi;
+}
+
+double imm_lap_spread(const lap_state *s) {
+    const size_t sample = s->n < SPREAD_SAMPLE_ROWS ? s->n : SPREAD_SAMPLE_ROWS;
+    double spread = 0.0;
+    for (size_t i = 0; i < sample; i++) {
+        const float *ci = lap_row(s, i);
+        double lo = INFINITY, sum = 0.0;
+        for (size_t j = 0; j < s->n; j++) {
+            double h = (double)ci[j] - s->v[j];
+            sum += h;
+            lo = fmin(lo, h);
+        }
+        spread += sum / (double)s->n - lo;
+    }
+    return spread / (double)sample;
+}

@@ -1,0 +1,89 @@
+/* lap_state.h - the state the auction and the exact solver share.
+ *
+ * A rows x cols problem (rows <= cols <= 2 rows) is solved as the square cols x cols problem
+ * whose extra "dummy" rows cost 0 everywhere: every optimal square assignment gives an optimal
+ * rectangular one, and the square duals are a rectangular certificate (all columns left to dummy
+ * rows share the largest potential). So one code path serves square and nearly square inputs.
+ * Wide problems (cols > 2 rows) would spend most of the time on dummy rows; they are solved on
+ * their real rows only, from v = 0 and without the auction: v then only decreases, and only on
+ * columns that stay assigned, so unassigned columns keep the largest potential as they must.
+ */
+#ifndef IMM_LAP_STATE_H
+#define IMM_LAP_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lap/lap_kernels.h"
+
+typedef struct {
+    const float *cost; /* rows x cols, row stride cols */
+    size_t rows, n;    /* real rows; n = cols */
+    size_t m;          /* rows solved: n (dummy rows added) or rows (wide problems) */
+    const float *zeros; /* n zeros: the cost row of every dummy row */
+    const lap_kernels *kern;
+    int threads;
+    double cmin, cmax; /* smallest and largest cost, dummy zeros included */
+    int32_t *x;        /* m: column of row i, or -1 */
+    int32_t *y;        /* n: row of column j, or -1 */
+    double *v;         /* n: column potentials (minus the auction's prices) */
+    /* Candidate lists (real rows only): the LAP_CANDIDATES columns of smallest reduced cost when
+       the list was built, with their costs, and a lower bound on the reduced cost of every other
+       column. v never increases (auction, ARR and Dijkstra only lower it), so the bound stays
+       valid, and a scan of the list gives the exact row minimum whenever it stays below it. */
+    int32_t *cand_j;   /* rows x k */
+    float *cand_c;     /* rows x k */
+    double *cand_thr;  /* rows; NaN = list not built yet */
+    size_t k;          /* list length: min(LAP_CANDIDATES, n) */
+    /* scratch */
+    double *d, *sc, *bid_val, *win_val;
+    int32_t *pred, *scanned, *free_, *free2, *bid_col, *win_k;
+} lap_state;
+
+/* Bytes of workspace for a rows x cols problem, 0 on overflow. */
+size_t imm_lap_state_bytes(size_t rows, size_t cols);
+
+/* Carves the state out of `work` (imm_lap_state_bytes long, 8-byte aligned). */
+void imm_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t cols, int threads,
+                        void *work);
+
+static inline const float *lap_row(const lap_state *s, size_t i) {
+    return i < s->rows ? s->cost + i * s->n : s->zeros;
+}
+
+#define LAP_CANDIDATES 32
+
+/* Smallest two reduced costs of row i (exactly what the dense kernel returns), from the row's
+   candidate list when it decides them, else from a fresh list or the dense row. Touches only
+   row i's list, so rows may be scanned in parallel. */
+void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m);
+
+/* Empties the assignment and puts every row on the free list; returns m. */
+size_t imm_lap_free_all(lap_state *s);
+
+/* Sets v to the column means (dummy rows included) and fills cmin / cmax. */
+void imm_lap_column_means(lap_state *s);
+
+/* Typical gap between a row's mean and its smallest reduced cost (first rows sampled). */
+double imm_lap_spread(const lap_state *s);
+
+typedef struct {
+    int64_t bids;
+    int32_t phases;
+    double eps; /* epsilon of the last phase */
+} auction_stats;
+
+/* Epsilon-scaling auction from the current v: phases with eps_first, eps_first / 8, ... down to
+   eps_last (the last phase runs at eps_last exactly). Jacobi bidding: all free rows bid against
+   the same prices, in parallel; the highest bid per column wins, ties to the earlier row, so the
+   result does not depend on the thread count. Leaves x / y holding the last phase's assignment,
+   complete unless a phase spent its bid budget. */
+void imm_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st);
+
+/* Exact phases from the current v: ARR from an empty assignment, then Dijkstra augmentations. */
+void imm_lap_finish_exact(lap_state *s);
+
+/* Dijkstra augmentation for every free row (completes any partial assignment). Returns count. */
+int64_t imm_lap_augment_free(lap_state *s);
+
+#endif
