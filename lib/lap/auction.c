@@ -11,9 +11,6 @@
  * completes the assignment with exact augmentations.
  */
 #include <math.h>
-#ifdef IMM_LAP_TRACE
-#include <stdio.h>
-#endif
 
 #include "core/internal.h"
 #include "lap/lap_state.h"
@@ -41,14 +38,8 @@ static int64_t phase(lap_state *s, double eps, int64_t budget) {
     int64_t bids = 0;
     for (size_t j = 0; j < s->n; j++)
         s->win_k[j] = -1;
-#ifdef IMM_LAP_TRACE
-    int rounds = 0, prounds = 0;
-#endif
     while (nfree > 0 && bids < budget) {
         const long long count = (long long)nfree;
-#ifdef IMM_LAP_TRACE
-        rounds++; prounds += nfree >= PARALLEL_BIDS;
-#endif
 #pragma omp parallel for num_threads(s->threads) schedule(static)                                  \
     if (nfree >= PARALLEL_BIDS)
         for (long long k = 0; k < count; k++)
@@ -88,10 +79,6 @@ static int64_t phase(lap_state *s, double eps, int64_t budget) {
     if (list != s->free_) /* keep the free rows where the callers look for them */
         for (size_t k = 0; k < nfree; k++)
             s->free_[k] = list[k];
-#ifdef IMM_LAP_TRACE
-    extern long g_builds, g_dense, g_calls;
-    fprintf(stderr, "phase eps %.3g: %lld bids, %d rounds, %d parallel; calls %ld builds %ld dense %ld\n", eps, (long long)bids, rounds, prounds, g_calls, g_builds, g_dense);
-#endif
     return bids;
 }
 

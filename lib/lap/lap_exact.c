@@ -23,18 +23,14 @@
  */
 #include <math.h>
 #include <string.h>
-#ifdef IMM_LAP_TRACE
-#include <stdlib.h>
-#endif
 
 #include "core/internal.h"
 #include "lap/lap.h"
 #include "lap/lap_state.h"
 
-/* The warm start: epsilon from a quarter of the typical reduced-cost spread of a row down to
-   1e-4 of it (4 phases). Measured on image-noise costs at B = 1024..4096, this leaves 0-20 rows
-   for the exact phases; uniform costs behave alike. */
-#define WARM_EPS_FIRST 0.25
+/* The warm start runs the auction from AUCTION_FIRST_EPS_SPREAD down to 1e-4 of the typical
+   reduced-cost spread of a row. Measured on image-noise costs at B = 1024..4096, this leaves
+   0-20 rows for the exact phases; uniform costs behave alike. */
 #define WARM_EPS_LAST 1e-4
 
 /* ARR after the auction: steps allowed per pass, per row. Enough for the short displacement
@@ -148,15 +144,7 @@ void imm_lap_exact(lap_state *s) {
         double spread = imm_lap_spread(s);
         auction_stats st;
         if (spread > 0.0)
-#ifdef IMM_LAP_TRACE
-        {
-            double e0 = getenv("EPS0") ? atof(getenv("EPS0")) : WARM_EPS_FIRST;
-            double e1 = getenv("EPS1") ? atof(getenv("EPS1")) : WARM_EPS_LAST;
-            if (spread > 0.0) imm_auction(s, e0 * spread, e1 * spread, &st);
-        }
-        if (0)
-#endif
-            imm_auction(s, WARM_EPS_FIRST * spread, WARM_EPS_LAST * spread, &st);
+            imm_auction(s, AUCTION_FIRST_EPS_SPREAD * spread, WARM_EPS_LAST * spread, &st);
     }
     imm_lap_finish_exact(s);
 }

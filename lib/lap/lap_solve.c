@@ -42,8 +42,9 @@ double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *
         double spread = imm_lap_spread(s);
         double target = o->accuracy * (s->cmax - s->cmin) / (double)s->rows;
         auction_stats st = {0, 0, 0.0};
+        imm_lap_free_all(s);
         if (spread > 0.0 && target > 0.0)
-            imm_auction(s, fmax(0.25 * spread, target), target, &st);
+            imm_auction(s, fmax(AUCTION_FIRST_EPS_SPREAD * spread, target), target, &st);
         in.bids = st.bids;
         in.phases = st.phases;
         in.final_eps = st.eps;

@@ -193,22 +193,13 @@ static void list_min2(const lap_state *s, size_t i, lap_min2 *m) {
     *m = r;
 }
 
-#ifdef IMM_LAP_TRACE
-long g_builds, g_dense, g_calls;
-#endif
 void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
-#ifdef IMM_LAP_TRACE
-    g_calls++;
-#endif
     if (i >= s->rows || s->k < 2) { /* dummy rows are cheap: v is in cache */
         s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
         return;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
         if (attempt > 0 || isnan(s->cand_thr[i])) {
-#ifdef IMM_LAP_TRACE
-            g_builds++;
-#endif
             build_list(s, i);
         }
         list_min2(s, i, m);
@@ -216,9 +207,6 @@ void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
             return;
     }
     /* Ties at the threshold: only the dense scan knows the lowest index. */
-#ifdef IMM_LAP_TRACE
-    g_dense++;
-#endif
     s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
 }
 
