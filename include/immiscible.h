@@ -106,10 +106,12 @@ typedef enum imm_solver {
     IMM_SOLVER_AUCTION = 1 /* epsilon-scaling auction: approximate, parallel, bounded gap */
 } imm_solver;
 
+/* Precision of the distance kernels; see imm_distance() for the arithmetic and safe ranges. */
 typedef enum imm_precision {
-    IMM_PRECISION_FP32 = 0,
-    IMM_PRECISION_FP16 = 1, /* not in this version: IMM_ERR_UNSUPPORTED */
-    IMM_PRECISION_INT8 = 2  /* not in this version: IMM_ERR_UNSUPPORTED */
+    IMM_PRECISION_FP32 = 0, /* fp32 inputs and products, fp32 sums over blocks of 256, in double */
+    IMM_PRECISION_FP16 = 1, /* inputs rounded to IEEE half, products summed in fp32 */
+    IMM_PRECISION_INT8 = 2, /* per-row symmetric int8 quantization, exact integer dot products */
+    IMM_PRECISION_BF16 = 3  /* inputs rounded to bfloat16, products summed in fp32 */
 } imm_precision;
 
 typedef enum imm_metric {
@@ -272,6 +274,29 @@ IMM_API IMM_NODISCARD int imm_permute_rows(float *rows, size_t n, size_t dim,
 IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                                            const imm_options *opts, int32_t *perm);
 
+/*! imm_select_noise_knn() :
+ *  Nearest-of-k selection ("Improved Immiscible Diffusion"): image i has its own k candidate
+ *  noise rows; out[i] receives the candidate nearest to x_i (opts->metric, opts->precision).
+ *  @param x          batch x dim image rows.
+ *  @param candidates batch x k x dim rows, image-major: candidate t of image i is row i * k + t.
+ *  @param k          candidates per image, >= 1 (k == 1 copies the first candidate).
+ *  @param out        out: batch x dim rows; must not overlap candidates or x.
+ *  @param index      out (may be NULL): batch int32, the candidate t chosen for each image.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, k == 0 or dim == 0 with batch > 0),
+ *          IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM, IMM_ERR_UNSUPPORTED.
+ *  Notes: 1. Ties go to the lowest t. Images are processed in parallel; results do not depend
+ *            on the thread count.
+ *         2. This is NOT a permutation: two images may keep equally distributed but different
+ *            draws, and each kept row is the minimum-distance one of k Gaussian draws, so the
+ *            selected noise is no longer N(0, I) given the image: it is biased toward x_i (its
+ *            norm and direction), the more so the larger k. The batch permutation of
+ *            imm_assign_noise keeps the exact set of Gaussian draws instead.
+ *         3. Memory: per thread, the distance workspace of 1 x k rows plus k floats. */
+IMM_API IMM_NODISCARD int imm_select_noise_knn(const float *x, size_t batch,
+                                               const float *candidates, size_t k, size_t dim,
+                                               const imm_options *opts, float *out,
+                                               int32_t *index);
+
 /*-*********************************************************************************************
  *  Explicit context
  ***********************************************************************************************/
@@ -293,6 +318,12 @@ IMM_API void imm_ctx_free(imm_ctx *ctx);
  *  Not safe to call concurrently on the same context. */
 IMM_API IMM_NODISCARD int imm_ctx_assign_noise(imm_ctx *ctx, const float *x, float *noise,
                                                size_t batch, size_t dim, int32_t *perm);
+
+/*! imm_ctx_select_noise_knn() : imm_select_noise_knn() with the context's options and
+ *  workspace (bitwise the same result; no allocation once warm). */
+IMM_API IMM_NODISCARD int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x, size_t batch,
+                                                   const float *candidates, size_t k, size_t dim,
+                                                   float *out, int32_t *index);
 
 /*! imm_ctx_workspace_size() :
  *  @param bytes out: the workspace a context needs for (batch, dim) with *opts (NULL = defaults),
