@@ -1,0 +1,66 @@
+# Installation and packaging: the library, its header, immiscible.pc and a CMake package, so that
+# users can write either `cc app.c $(pkg-config --cflags --libs immiscible)` or
+# `find_package(immiscible)` + `target_link_libraries(app PRIVATE immiscible::immiscible)`.
+# Included from the top-level CMakeLists.txt after lib/ has defined the targets.
+include(GNUInstallDirs)
+include(CMakePackageConfigHelpers)
+
+set(IMM_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/immiscible"
+    CACHE STRING "Where to install immiscibleConfig.cmake (relative to the prefix)")
+mark_as_advanced(IMM_INSTALL_CMAKEDIR)
+
+set(_imm_install_targets immiscible)
+if(TARGET immiscible_static)
+  list(APPEND _imm_install_targets immiscible_static)
+  set(IMM_INSTALLS_STATIC ON)
+else()
+  set(IMM_INSTALLS_STATIC OFF)
+endif()
+
+# --- Library and header ---------------------------------------------------------------------------
+install(TARGETS ${_imm_install_targets}
+        EXPORT immiscibleTargets
+        RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}"
+        LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+        ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}"
+        INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+install(FILES "${PROJECT_SOURCE_DIR}/include/immiscible.h"
+        DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
+
+# --- pkg-config ---------------------------------------------------------------------------------
+# immiscible.pc.in is configured with @ONLY like zstd's, in two steps: everything but the prefix
+# now, the prefix at install time, so that `cmake --install build --prefix DIR` writes a .pc that
+# points into DIR (a prefix frozen at configure time would point at /usr/local instead).
+foreach(_dir LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
+    set(IMM_PC_${_dir} "${CMAKE_INSTALL_${_dir}}")
+  else()
+    set(IMM_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
+  endif()
+endforeach()
+# Only a static link needs these: the shared library already records its own dependencies.
+string(STRIP "${OpenMP_C_FLAGS} -lm" IMM_PC_LIBS_PRIVATE)
+set(IMM_PC_PREFIX "@IMM_PC_PREFIX@") # kept as a placeholder for the install step
+configure_file("${PROJECT_SOURCE_DIR}/immiscible.pc.in"
+               "${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc.in" @ONLY)
+install(CODE "
+  set(IMM_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc.in\"
+                 \"${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc\" @ONLY)")
+install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc"
+        DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+
+# --- CMake package: find_package(immiscible) -> immiscible::immiscible -----------------------------
+install(EXPORT immiscibleTargets
+        NAMESPACE immiscible::
+        FILE immiscibleTargets.cmake
+        DESTINATION "${IMM_INSTALL_CMAKEDIR}")
+configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/immiscibleConfig.cmake.in"
+                              "${PROJECT_BINARY_DIR}/immiscibleConfig.cmake"
+                              INSTALL_DESTINATION "${IMM_INSTALL_CMAKEDIR}")
+write_basic_package_version_file("${PROJECT_BINARY_DIR}/immiscibleConfigVersion.cmake"
+                                 VERSION "${PROJECT_VERSION}"
+                                 COMPATIBILITY SameMajorVersion)
+install(FILES "${PROJECT_BINARY_DIR}/immiscibleConfig.cmake"
+              "${PROJECT_BINARY_DIR}/immiscibleConfigVersion.cmake"
+        DESTINATION "${IMM_INSTALL_CMAKEDIR}")
