@@ -1,0 +1,393 @@
+/*
+ * bench_lap.c - times imm_lap_solve (exact solver) on image-noise and uniform cost matrices.
+ *
+ *   bench_lap [-b 256,512,...] [-r reps] [-t threads] [-s seed] [--quick]
+ *             [--mnist PATH] [--synthetic] [-w image,uniform]
+ *
+ * Image-noise matrices are the real workload: Euclidean distances between B images (D = 3072,
+ * Fashion-MNIST or synthetic, see workload.h) and B N(0, 1) noise rows. Uniform U(0,1)*B
+ * matrices are much easier for every solver and are shown for contrast only. Building a matrix
+ * is timed separately and not counted. Each case reports the median, min and max solve time over
+ * the repetitions; the solver must return the same total every time.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "workload.h"
+
+#include <immiscible.h>
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SIZES 32
+#define MAX_BATCH (1u << 16) /* 2^32 floats of cost matrix: far beyond what a benchmark needs */
+
+#ifndef IMM_BENCH_FASHION_MNIST
+#define IMM_BENCH_FASHION_MNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+#endif
+
+enum { WORKLOAD_IMAGE = 1, WORKLOAD_UNIFORM = 2 };
+enum { PURPOSE_IMAGES = 1, PURPOSE_NOISE = 2, PURPOSE_UNIFORM = 3 };
+
+/* scipy 1.10 linear_sum_assignment on image-noise matrices, measured on this machine type
+ * (LAP-NOTES.md). Shown for orientation; compare_scipy.py measures the ratio in one run. */
+static const struct {
+    size_t batch;
+    double ms;
+} scipy_reference[] = {{256, 7}, {512, 39}, {1024, 211}, {2048, 2485}, {4096, 18380}};
+
+typedef struct config {
+    size_t sizes[MAX_SIZES];
+    int n_sizes;
+    int reps;    /* 0 = per-size default */
+    int threads; /* < 0 = opts NULL (library defaults) */
+    int workloads;
+    uint64_t seed;
+    const char *mnist_path;
+    int force_synthetic;
+} config;
+
+typedef struct result {
+    int ok;
+    size_t batch;
+    double median_ms;
+} result;
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int default_reps(size_t batch) { return batch <= 1024 ? 5 : 3; }
+
+static void usage(FILE *out, const char *prog) {
+    fprintf(out,
+            "usage: %s [options]\n"
+            "  -b, --sizes LIST    batch sizes, comma separated (default 256,512,1024,2048,4096)\n"
+            "  -r, --reps N        repetitions per case (default 5 for B <= 1024, else 3)\n"
+            "  -t, --threads N     num_threads for the solver (default: opts NULL)\n"
+            "  -s, --seed N        base seed (default 42)\n"
+            "  -w, --workloads L   image,uniform (default both)\n"
+            "      --quick         B = 256,512 and 1 repetition (CI smoke run)\n"
+            "      --mnist PATH    Fashion-MNIST IDX images (default %s)\n"
+            "      --synthetic     use synthetic images even if the file exists\n"
+            "  -h, --help          this text\n",
+            prog, IMM_BENCH_FASHION_MNIST);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_sizes(const char *list, config *cfg) {
+    char buf[512];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    strcpy(buf, list);
+    cfg->n_sizes = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        long v;
+        if (cfg->n_sizes == MAX_SIZES || parse_long(tok, 1, MAX_BATCH, &v) != 0)
+            return -1;
+        cfg->sizes[cfg->n_sizes++] = (size_t)v;
+    }
+    return cfg->n_sizes > 0 ? 0 : -1;
+}
+
+static int parse_workloads(const char *list, int *out) {
+    char buf[64];
+    if (strlen(list) >= sizeof buf)
+        return -1;
+    strcpy(buf, list);
+    *out = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        if (strcmp(tok, "image") == 0 || strcmp(tok, "image-noise") == 0)
+            *out |= WORKLOAD_IMAGE;
+        else if (strcmp(tok, "uniform") == 0)
+            *out |= WORKLOAD_UNIFORM;
+        else
+            return -1;
+    }
+    return *out ? 0 : -1;
+}
+
+static int parse_args(int argc, char **argv, config *cfg) {
+    static const struct option longopts[] = {{"sizes", required_argument, NULL, 'b'},
+                                             {"reps", required_argument, NULL, 'r'},
+                                             {"threads", required_argument, NULL, 't'},
+                                             {"seed", required_argument, NULL, 's'},
+                                             {"workloads", required_argument, NULL, 'w'},
+                                             {"quick", no_argument, NULL, 'q'},
+                                             {"mnist", required_argument, NULL, 'm'},
+                                             {"synthetic", no_argument, NULL, 'S'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    static const size_t all_sizes[] = {256, 512, 1024, 2048, 4096};
+    memset(cfg, 0, sizeof *cfg);
+    for (int i = 0; i < 5; i++)
+        cfg->sizes[cfg->n_sizes++] = all_sizes[i];
+    cfg->threads = -1;
+    cfg->workloads = WORKLOAD_IMAGE | WORKLOAD_UNIFORM;
+    cfg->seed = 42;
+    cfg->mnist_path = IMM_BENCH_FASHION_MNIST;
+    int quick = 0, sizes_given = 0, reps_given = 0, c;
+    long v;
+    while ((c = getopt_long(argc, argv, "b:r:t:s:w:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'b':
+            if (parse_sizes(optarg, cfg) != 0) {
+                fprintf(stderr, "%s: bad size list '%s' (want e.g. 1024,2048; 1..%u)\n", argv[0],
+                        optarg, MAX_BATCH);
+                return -1;
+            }
+            sizes_given = 1;
+            break;
+        case 'r':
+            if (parse_long(optarg, 1, 1000, &v) != 0) {
+                fprintf(stderr, "%s: bad repetition count '%s'\n", argv[0], optarg);
+                return -1;
+            }
+            cfg->reps = (int)v;
+            reps_given = 1;
+            break;
+        case 't':
+            if (parse_long(optarg, 0, 4096, &v) != 0) {
+                fprintf(stderr, "%s: bad thread count '%s'\n", argv[0], optarg);
+                return -1;
+            }
+            cfg->threads = (int)v;
+            break;
+        case 's':
+            if (parse_long(optarg, 0, 0x7fffffffL, &v) != 0) {
+                fprintf(stderr, "%s: bad seed '%s'\n", argv[0], optarg);
+                return -1;
+            }
+            cfg->seed = (uint64_t)v;
+            break;
+        case 'w':
+            if (parse_workloads(optarg, &cfg->workloads) != 0) {
+                fprintf(stderr, "%s: bad workload list '%s' (image,uniform)\n", argv[0], optarg);
+                return -1;
+            }
+            break;
+        case 'q': quick = 1; break;
+        case 'm': cfg->mnist_path = optarg; break;
+        case 'S': cfg->force_synthetic = 1; break;
+        case 'h': usage(stdout, argv[0]); exit(0);
+        default: usage(stderr, argv[0]); return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument '%s'\n", argv[0], argv[optind]);
+        return -1;
+    }
+    if (quick) { /* explicit -b / -r still win */
+        if (!sizes_given) {
+            cfg->n_sizes = 2;
+            cfg->sizes[0] = 256;
+            cfg->sizes[1] = 512;
+        }
+        if (!reps_given)
+            cfg->reps = 1;
+    }
+    return 0;
+}
+
+/* Builds the cost matrix of one case into cost (batch * batch floats). */
+static int build_matrix(int workload, const wl_source *src, const config *cfg, size_t batch,
+                        float *cost) {
+    if (workload == WORKLOAD_UNIFORM) {
+        wl_uniform_matrix(wl_seed_for(cfg->seed, PURPOSE_UNIFORM, batch), batch, batch,
+                          (float)batch, cost);
+        return 0;
+    }
+    const size_t dim = WL_IMAGE_DIM;
+    float *x = malloc(batch * dim * sizeof *x);
+    float *noise = malloc(batch * dim * sizeof *noise);
+    if (!x || !noise) {
+        free(x);
+        free(noise);
+        return -1;
+    }
+    wl_sample_images(src, wl_seed_for(cfg->seed, PURPOSE_IMAGES, batch), batch, dim, x);
+    wl_gaussian(wl_seed_for(cfg->seed, PURPOSE_NOISE, batch), batch * dim, noise);
+    wl_distance_matrix(x, batch, noise, batch, dim, cost);
+    free(x);
+    free(noise);
+    return 0;
+}
+
+/* Checks that assign is a permutation and that the reported total is its cost; returns the
+ * recomputed total through *check. */
+static int check_assignment(const float *cost, size_t batch, const int32_t *assign, double total,
+                            double *check) {
+    unsigned char *seen = calloc(batch, 1);
+    *check = 0.0;
+    if (!seen)
+        return -1;
+    double sum = 0.0;
+    int ok = 1;
+    for (size_t i = 0; i < batch && ok; i++) {
+        int32_t j = assign[i];
+        if (j < 0 || (size_t)j >= batch || seen[j])
+            ok = 0;
+        else {
+            seen[j] = 1;
+            sum += cost[i * batch + (size_t)j];
+        }
+    }
+    free(seen);
+    *check = sum;
+    return ok && fabs(sum - total) <= 1e-12 * fabs(sum) + 1e-9 ? 0 : -1;
+}
+
+static int run_case(int workload, const wl_source *src, const config *cfg, size_t batch,
+                    result *res) {
+    const char *name = workload == WORKLOAD_IMAGE ? "image-noise" : "uniform";
+    int reps = cfg->reps > 0 ? cfg->reps : default_reps(batch);
+    float *cost = malloc(batch * batch * sizeof *cost);
+    int32_t *assign = malloc(batch * sizeof *assign);
+    double *times = malloc((size_t)reps * sizeof *times);
+    int rc = -1;
+    res->ok = 0;
+    res->batch = batch;
+    if (!cost || !assign || !times) {
+        fprintf(stderr, "%s B=%zu: out of memory\n", name, batch);
+        goto done;
+    }
+    double t0 = now_ms();
+    if (build_matrix(workload, src, cfg, batch, cost) != 0) {
+        fprintf(stderr, "%s B=%zu: out of memory building the matrix\n", name, batch);
+        goto done;
+    }
+    double build_ms = now_ms() - t0;
+    double before = 0.0;
+    for (size_t i = 0; i < batch; i++)
+        before += cost[i * batch + i];
+
+    imm_options opts;
+    imm_options_init(&opts);
+    if (cfg->threads >= 0)
+        opts.num_threads = cfg->threads;
+    const imm_options *popts = cfg->threads >= 0 ? &opts : NULL;
+
+    double first_total = 0.0;
+    for (int r = 0; r < reps; r++) {
+        double total = 0.0, check;
+        t0 = now_ms();
+        int st = imm_lap_solve(cost, batch, batch, popts, assign, &total);
+        times[r] = now_ms() - t0;
+        if (st != IMM_OK) {
+            fprintf(stderr, "%s B=%zu: imm_lap_solve failed: %s (%d)\n", name, batch,
+                    imm_strerror(st), st);
+            goto done;
+        }
+        if (check_assignment(cost, batch, assign, total, &check) != 0) {
+            fprintf(stderr, "%s B=%zu: invalid result: not a permutation or total %.9f != %.9f\n",
+                    name, batch, total, check);
+            goto done;
+        }
+        if (r == 0)
+            first_total = total;
+        else if (total != first_total) {
+            fprintf(stderr, "%s B=%zu: total changed between runs (%.9f then %.9f)\n", name, batch,
+                    first_total, total);
+            goto done;
+        }
+    }
+    qsort(times, (size_t)reps, sizeof *times, cmp_double);
+    double median = reps % 2 ? times[reps / 2] : 0.5 * (times[reps / 2 - 1] + times[reps / 2]);
+    printf("%-12s %5zu %5d %10.2f %10.2f %10.2f %9.1f %16.6f %12.5f %12.5f\n", name, batch, reps,
+           median, times[0], times[reps - 1], build_ms, first_total, before / (double)batch,
+           first_total / (double)batch);
+    fflush(stdout);
+    res->ok = 1;
+    res->median_ms = median;
+    rc = 0;
+done:
+    free(cost);
+    free(assign);
+    free(times);
+    return rc;
+}
+
+static void print_reference(const result *image_results, int n) {
+    printf("\nscipy (reference, not measured): scipy 1.10 linear_sum_assignment on image-noise "
+           "matrices,\nas recorded in LAP-NOTES.md for this machine type. Run-to-run noise is "
+           "25-35%%;\nbench/compare_scipy.py measures the ratio in one process, interleaved.\n");
+    printf("%5s %14s %16s %10s\n", "B", "scipy ref ms", "imm median ms", "ratio");
+    for (int i = 0; i < n; i++) {
+        const result *r = &image_results[i];
+        if (!r->ok)
+            continue;
+        for (size_t k = 0; k < sizeof scipy_reference / sizeof scipy_reference[0]; k++) {
+            if (scipy_reference[k].batch != r->batch)
+                continue;
+            double ratio = r->median_ms > 0.0 ? scipy_reference[k].ms / r->median_ms : 0.0;
+            printf("%5zu %14.0f %16.2f %9.1fx\n", r->batch, scipy_reference[k].ms, r->median_ms,
+                   ratio);
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    config cfg;
+    if (parse_args(argc, argv, &cfg) != 0)
+        return 2;
+
+    wl_source src;
+    char err[512];
+    if (cfg.force_synthetic)
+        wl_source_synthetic(&src, "--synthetic");
+    else if (wl_source_open(&src, cfg.mnist_path, err, sizeof err) != 0) {
+        fprintf(stderr, "bench_lap: %s\n(use --synthetic to run without it)\n", err);
+        return 2;
+    }
+
+    printf("libimmiscible %s: imm_lap_solve, exact solver, %s\n", imm_version_string(),
+           cfg.threads >= 0 ? "num_threads set with -t" : "opts NULL (default threads)");
+    if (cfg.threads >= 0)
+        printf("threads: %d\n", cfg.threads);
+    printf("image source: %s (%s), D = %d, seed %llu\n", wl_source_name(&src), src.note,
+           WL_IMAGE_DIM, (unsigned long long)cfg.seed);
+    printf("times in ms; build = time to make the matrix (not counted); mean = cost per row,\n"
+           "before = identity assignment, after = optimal\n\n");
+    printf("%-12s %5s %5s %10s %10s %10s %9s %16s %12s %12s\n", "workload", "B", "reps", "median",
+           "min", "max", "build", "total", "mean before", "mean after");
+
+    result image_results[MAX_SIZES];
+    int failed = 0;
+    static const int order[] = {WORKLOAD_IMAGE, WORKLOAD_UNIFORM};
+    for (int w = 0; w < 2; w++) {
+        if (!(cfg.workloads & order[w]))
+            continue;
+        for (int i = 0; i < cfg.n_sizes; i++) {
+            result res;
+            if (run_case(order[w], &src, &cfg, cfg.sizes[i], &res) != 0)
+                failed = 1;
+            if (order[w] == WORKLOAD_IMAGE)
+                image_results[i] = res;
+        }
+    }
+    if (cfg.workloads & WORKLOAD_IMAGE)
+        print_reference(image_results, cfg.n_sizes);
+    wl_source_close(&src);
+    return failed ? 1 : 0;
+}
