@@ -23,7 +23,7 @@ int imm_options_resolve(const imm_options *opts, imm_options *out) {
     int solver = (int)opts->solver, precision = (int)opts->precision, metric = (int)opts->metric;
     RETURN_ERROR_IF(solver != IMM_SOLVER_EXACT && solver != IMM_SOLVER_AUCTION,
                     IMM_ERR_INVALID_ARG);
-    RETURN_ERROR_IF(precision < IMM_PRECISION_FP32 || precision > IMM_PRECISION_INT8,
+    RETURN_ERROR_IF(precision < IMM_PRECISION_FP32 || precision > IMM_PRECISION_BF16,
                     IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(metric != IMM_METRIC_L2 && metric != IMM_METRIC_SQL2, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(opts->num_threads < 0, IMM_ERR_INVALID_ARG);
@@ -38,7 +38,8 @@ int imm_options_resolve(const imm_options *opts, imm_options *out) {
 }
 
 int imm_options_supported(const imm_options *opts) {
-    return opts->precision == IMM_PRECISION_FP32 ? IMM_OK : IMM_ERR_UNSUPPORTED;
+    (void)opts; /* every precision has distance kernels */
+    return IMM_OK;
 }
 
 int imm_threads(const imm_options *opts) {

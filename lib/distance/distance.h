@@ -1,13 +1,25 @@
-/* distance.h - distance matrices, for use inside the library. */
+/* distance.h - distance matrices, for use inside the library (imm_distance and the noise path). */
 #ifndef IMM_DISTANCE_DISTANCE_H
 #define IMM_DISTANCE_DISTANCE_H
 
 #include <immiscible.h>
 #include <stddef.h>
 
-/* out[i*m + j] = metric(x_i, y_j), fp32. Arguments must be validated already (n, m, dim > 0).
-   Returns IMM_ERR_NONFINITE without writing out when an input is NaN/Inf or a distance could
-   overflow float; IMM_OK otherwise. */
+/* Bytes of workspace imm_dist_compute() needs for n rows of x against m rows of y with the
+   (resolved) options o, or 0 when that does not fit in size_t. Depends on the options' thread
+   count and on the SIMD variant in use. */
+size_t imm_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_options *o);
+
+/* out[i * m + j] = metric(x_i, y_j) in o->precision, using `work` (imm_dist_workspace_bytes()
+   bytes, 64-byte aligned) and nothing else: no allocation. Arguments must be checked already:
+   n, m, dim > 0, pointers non-NULL, options resolved. Returns IMM_OK, or IMM_ERR_NONFINITE
+   (NaN/Inf input, a value that overflows the precision, or a distance that overflows float)
+   without writing out. */
+int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                     const imm_options *o, void *work, float *out);
+
+/* Transitional: the fp32 entry the noise path used before imm_dist_compute(); allocates its
+   workspace. Remove once lib/noise calls imm_dist_compute(). */
 int imm_distance_f32(const float *x, size_t n, const float *y, size_t m, size_t dim,
                      imm_metric metric, int threads, float *out);
 

@@ -1,0 +1,75 @@
+/* dist_convert.h - the scalar definitions of every rounding the distance kernels apply.
+ *
+ * The packing code and the cancellation fix-up both use these, so every ISA sees the same
+ * rounded inputs; the SIMD kernels never round inputs themselves. All of it is plain IEEE
+ * arithmetic (no libm calls, no FMA), so the compiler may vectorise it without changing a bit.
+ */
+#ifndef IMM_DISTANCE_DIST_CONVERT_H
+#define IMM_DISTANCE_DIST_CONVERT_H
+
+#include <stdint.h>
+#include <string.h>
+
+static inline uint32_t dist_bits(float v) {
+    uint32_t b;
+    memcpy(&b, &v, sizeof b);
+    return b;
+}
+
+static inline float dist_float(uint32_t b) {
+    float v;
+    memcpy(&v, &b, sizeof v);
+    return v;
+}
+
+/* v rounded to the nearest IEEE binary16 value (ties to even, subnormals kept), as a float;
+   +-Inf when |v| >= 65520. Bitwise what F16C's vcvtps2ph + vcvtph2ps give. */
+static inline float dist_round_half(float v) {
+    /* Branch-free (selects only), so that loops over it vectorise. */
+    const uint32_t b = dist_bits(v), sign = b & 0x80000000u, a = b ^ sign;
+    /* |v| >= 2^-14: drop 13 significand bits, ties to even; 65520 and up overflow to Inf. */
+    uint32_t normal = (a + 0xfffu + ((a >> 13) & 1u)) & ~0x1fffu;
+    normal = normal >= 0x47800000u ? 0x7f800000u : normal;
+    /* Half subnormals are multiples of 2^-24: adding 0.5 puts the float ulp exactly there. */
+    const uint32_t sub = dist_bits((dist_float(a) + 0.5f) - 0.5f);
+    uint32_t r = a >= 0x38800000u ? normal : sub;
+    r = a >= 0x7f800000u ? a : r; /* Inf, NaN */
+    return dist_float(r | sign);
+}
+
+/* Magnitudes below 2^-40 become zero in BF16: then every product of two packed values is a
+   normal float (>= 2^-80) and every partial sum a multiple of 2^-94, so no hardware flush of
+   subnormals (vdpbf16ps has DAZ/FTZ built in) can change a result. */
+#define DIST_BF16_FLUSH_BITS 0x2b800000u /* 2^-40 */
+
+/* v rounded to bfloat16 (ties to even) as a float; |v| < 2^-40 gives a signed zero. */
+static inline float dist_round_bf16(float v) {
+    const uint32_t b = dist_bits(v), a = b & 0x7fffffffu;
+    uint32_t r = (b + 0x7fffu + ((b >> 16) & 1u)) & 0xffff0000u;
+    r = a < DIST_BF16_FLUSH_BITS ? (b & 0x80000000u) : r;
+    r = a >= 0x7f800000u ? b : r; /* Inf, NaN */
+    return dist_float(r);
+}
+
+/* Round to nearest, ties to even, for |t| < 2^51 (1.5 * 2^52 moves the ulp to 1). */
+static inline double dist_rint(double t) {
+    const double magic = 6755399441055744.0;
+    return (t + magic) - magic;
+}
+
+/* INT8 quantization of one value of a row whose largest magnitude is amax > 0:
+   q = rint(v * (127 / amax)), computed in double; |q| <= 127. */
+static inline int32_t dist_quantize(float v, double inv) {
+    double q = dist_rint((double)v * inv);
+    q = q > 127.0 ? 127.0 : q;
+    return (int32_t)(q < -127.0 ? -127.0 : q);
+}
+
+/* Sums of squares in a fixed order: 8 double lanes (k mod 8), each x*x then +, lanes combined
+   as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
+static inline double dist_lanes8(const double l[8]) {
+    double t0 = l[0] + l[4], t1 = l[1] + l[5], t2 = l[2] + l[6], t3 = l[3] + l[7];
+    return (t0 + t2) + (t1 + t3);
+}
+
+#endif
