@@ -310,6 +310,25 @@ IMM_API IMM_NODISCARD int imm_permute_rows(float *rows, size_t n, size_t dim,
 IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                                            const imm_options *opts, int32_t *perm);
 
+/*! imm_assign_noise_pool() :
+ *  Pool assignment: from pool_size >= batch noise rows, choose batch distinct rows minimising the
+ *  total distance (opts->metric, opts->precision, opts->solver) to the images, and write them in
+ *  image order: out[i] = pool[index[i]].
+ *  @param x     batch x dim image rows.  @param pool pool_size x dim noise rows (read only).
+ *  @param out   out: batch x dim rows; must not overlap x or pool.
+ *  @param index out (may be NULL): batch int32 distinct pool rows.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, pool_size < batch, dim == 0 with batch > 0),
+ *          IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM, IMM_ERR_UNSUPPORTED.
+ *  Notes: 1. pool_size == batch gives the same rows as imm_assign_noise (out = permuted noise).
+ *         2. Unlike the batch permutation, choosing from a larger pool biases the noise toward
+ *            the images: the kept rows are the pool's nearest, not a reordering of Gaussian
+ *            draws, so the noise a model is trained on is no longer N(0, I) given the batch.
+ *         3. Memory: the batch x pool_size float distance matrix plus O(pool_size + dim). */
+IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, const float *pool,
+                                                size_t pool_size, size_t dim,
+                                                const imm_options *opts, float *out,
+                                                int32_t *index);
+
 /*! imm_select_noise_knn() :
  *  Nearest-of-k selection ("Improved Immiscible Diffusion"): image i has its own k candidate
  *  noise rows; out[i] receives the candidate nearest to x_i (opts->metric, opts->precision).
@@ -354,6 +373,12 @@ IMM_API void imm_ctx_free(imm_ctx *ctx);
  *  Not safe to call concurrently on the same context. */
 IMM_API IMM_NODISCARD int imm_ctx_assign_noise(imm_ctx *ctx, const float *x, float *noise,
                                                size_t batch, size_t dim, int32_t *perm);
+
+/*! imm_ctx_assign_noise_pool() : imm_assign_noise_pool() with the context's options and
+ *  workspace (bitwise the same result; no allocation once warm). */
+IMM_API IMM_NODISCARD int imm_ctx_assign_noise_pool(imm_ctx *ctx, const float *x, size_t batch,
+                                                    const float *pool, size_t pool_size,
+                                                    size_t dim, float *out, int32_t *index);
 
 /*! imm_ctx_select_noise_knn() : imm_select_noise_knn() with the context's options and
  *  workspace (bitwise the same result; no allocation once warm). */

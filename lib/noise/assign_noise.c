@@ -1,7 +1,8 @@
-/* assign_noise.c - the per-batch primitive: distances, exact assignment, permutation.
+/* assign_noise.c - the per-batch primitive: distances, assignment, permutation; and pools.
  *
- * One code path serves the one-shot call and the context call (the one-shot call runs it on a
- * temporary context), so the two give bitwise identical results.
+ * One code path serves the one-shot and context calls (the one-shot call runs it on a temporary
+ * context), and the batch permutation and the pool (batch x pool_size, pool_size >= batch)
+ * share it too, so all give bitwise identical results where they overlap.
  */
 #include <string.h>
 
@@ -12,11 +13,12 @@
 
 /* Byte offsets of the pieces of the workspace, each 64-byte aligned. */
 typedef struct {
-    size_t dist;   /* batch x batch floats: the distance matrix */
-    size_t lap;    /* imm_lap_state_bytes(batch, batch) */
+    size_t dist;   /* batch x cols floats: the distance matrix (cols = pool size) */
+    size_t lap;    /* imm_lap_state_bytes(batch, cols) */
     size_t assign; /* batch int32 */
     size_t marks;  /* batch bytes (permutation) */
     size_t row;    /* dim floats (permutation) */
+    size_t distws; /* imm_dist_workspace_bytes(): packed rows, norms, tiles */
     size_t total;
 } noise_layout;
 
@@ -29,52 +31,79 @@ static bool add_piece(size_t *at, size_t bytes, size_t *offset) {
     return true;
 }
 
-/* Argument checks shared by every noise entry point, then the workspace layout. */
-static int plan(size_t batch, size_t dim, noise_layout *l) {
-    size_t cells, dist_bytes, data, lap_bytes, row_bytes, at = 0;
-    RETURN_ERROR_IF(batch > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!imm_mul_size(batch, batch, &cells) ||
+/* Argument checks shared by every noise entry point, then the workspace layout, for batch images
+   against cols noise rows. */
+static int plan(size_t batch, size_t cols, size_t dim, const imm_options *o, noise_layout *l) {
+    size_t cells, dist_bytes, data, lap_bytes, row_bytes, distws_bytes, at = 0;
+    RETURN_ERROR_IF(cols > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
+    RETURN_ERROR_IF(!imm_mul_size(batch, cols, &cells) ||
                         !imm_mul_size(cells, sizeof(float), &dist_bytes) ||
-                        !imm_mul_size(batch, dim, &data) ||
+                        !imm_mul_size(cols, dim, &data) ||
                         !imm_mul_size(data, sizeof(float), &data) ||
                         !imm_mul_size(dim, sizeof(float), &row_bytes),
                     IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(batch > 0 && dim == 0, IMM_ERR_INVALID_ARG);
-    lap_bytes = imm_lap_state_bytes(batch, batch);
+    RETURN_ERROR_IF(cols < batch, IMM_ERR_INVALID_ARG);
+    lap_bytes = imm_lap_state_bytes(batch, cols);
     RETURN_ERROR_IF(lap_bytes == 0, IMM_ERR_TOO_LARGE);
+    distws_bytes = batch == 0 ? 0 : imm_dist_workspace_bytes(batch, cols, dim, o);
+    RETURN_ERROR_IF(batch > 0 && distws_bytes == 0, IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(!add_piece(&at, dist_bytes, &l->dist) || !add_piece(&at, lap_bytes, &l->lap) ||
                         !add_piece(&at, batch * sizeof(int32_t), &l->assign) ||
-                        !add_piece(&at, batch, &l->marks) || !add_piece(&at, row_bytes, &l->row),
+                        !add_piece(&at, batch, &l->marks) || !add_piece(&at, row_bytes, &l->row) ||
+                        !add_piece(&at, distws_bytes, &l->distws),
                     IMM_ERR_TOO_LARGE);
     l->total = at;
+    return IMM_OK;
+}
+
+/* Distances of batch images to cols noise rows, then the assignment: assign[i] in [0, cols),
+   distinct. Returns the workspace layout in *l; writes nothing the caller passed in. */
+static int solve(imm_ctx *ctx, const float *x, size_t batch, const float *noise, size_t cols,
+                 size_t dim, noise_layout *l, int32_t **assign) {
+    FORWARD_IF_ERROR(plan(batch, cols, dim, &ctx->opts, l));
+    if (batch == 0)
+        return IMM_OK;
+    RETURN_ERROR_IF(x == NULL || noise == NULL, IMM_ERR_INVALID_ARG);
+    /* Allocate before reading the data: a batch too large for memory fails fast with NOMEM. */
+    FORWARD_IF_ERROR(imm_ctx_reserve(ctx, l->total));
+    unsigned char *base = ctx->work;
+    float *dist = (float *)(base + l->dist);
+    *assign = (int32_t *)(base + l->assign);
+    FORWARD_IF_ERROR(
+        imm_dist_compute(x, batch, noise, cols, dim, &ctx->opts, base + l->distws, dist));
+    lap_state s;
+    imm_lap_state_init(&s, dist, batch, cols, imm_threads(&ctx->opts), base + l->lap);
+    imm_lap_run(&s, &ctx->opts, *assign, NULL, NULL, NULL);
     return IMM_OK;
 }
 
 static int assign_noise(imm_ctx *ctx, const float *x, float *noise, size_t batch, size_t dim,
                         int32_t *perm) {
     noise_layout l;
-    FORWARD_IF_ERROR(plan(batch, dim, &l));
+    int32_t *assign = NULL;
+    FORWARD_IF_ERROR(solve(ctx, x, batch, noise, batch, dim, &l, &assign));
     if (batch == 0)
         return IMM_OK;
-    RETURN_ERROR_IF(x == NULL || noise == NULL, IMM_ERR_INVALID_ARG);
-    /* Allocate before reading the data: a batch too large for memory fails fast with NOMEM. */
-    FORWARD_IF_ERROR(imm_ctx_reserve(ctx, l.total));
-    unsigned char *base = ctx->work;
-    float *dist = (float *)(base + l.dist);
-    int32_t *assign = (int32_t *)(base + l.assign);
-    unsigned char *marks = base + l.marks;
-
-    FORWARD_IF_ERROR(imm_distance_f32(x, batch, noise, batch, dim, ctx->opts.metric,
-                                      imm_threads(&ctx->opts), dist));
-    lap_state s;
-    imm_lap_state_init(&s, dist, batch, batch, imm_threads(&ctx->opts), base + l.lap);
-    imm_lap_run(&s, &ctx->opts, assign, NULL, NULL, NULL);
-
     /* Outputs last. */
+    unsigned char *base = ctx->work, *marks = base + l.marks;
     if (perm != NULL)
         memcpy(perm, assign, batch * sizeof(int32_t));
     memset(marks, 0, batch);
     imm_permute_apply(noise, batch, dim, assign, marks, (float *)(base + l.row));
+    return IMM_OK;
+}
+
+static int assign_pool(imm_ctx *ctx, const float *x, size_t batch, const float *pool,
+                       size_t pool_size, size_t dim, float *out, int32_t *index) {
+    noise_layout l;
+    int32_t *assign = NULL;
+    RETURN_ERROR_IF(batch > 0 && out == NULL, IMM_ERR_INVALID_ARG);
+    FORWARD_IF_ERROR(solve(ctx, x, batch, pool, pool_size, dim, &l, &assign));
+    for (size_t i = 0; i < batch; i++)
+        memcpy(out + i * dim, pool + (size_t)assign[i] * dim, dim * sizeof(float));
+    if (index != NULL && batch > 0)
+        memcpy(index, assign, batch * sizeof(int32_t));
     return IMM_OK;
 }
 
@@ -88,9 +117,24 @@ int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                      const imm_options *opts, int32_t *perm) {
     imm_ctx ctx = {0};
     FORWARD_IF_ERROR(imm_options_resolve(opts, &ctx.opts));
-    RETURN_ERROR_IF(ctx.opts.solver != IMM_SOLVER_EXACT || ctx.opts.precision != IMM_PRECISION_FP32,
-                    IMM_ERR_UNSUPPORTED);
+    FORWARD_IF_ERROR(imm_options_supported(&ctx.opts));
     int status = assign_noise(&ctx, x, noise, batch, dim, perm);
+    imm_ctx_release(&ctx);
+    return status;
+}
+
+int imm_ctx_assign_noise_pool(imm_ctx *ctx, const float *x, size_t batch, const float *pool,
+                              size_t pool_size, size_t dim, float *out, int32_t *index) {
+    RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
+    return assign_pool(ctx, x, batch, pool, pool_size, dim, out, index);
+}
+
+int imm_assign_noise_pool(const float *x, size_t batch, const float *pool, size_t pool_size,
+                          size_t dim, const imm_options *opts, float *out, int32_t *index) {
+    imm_ctx ctx = {0};
+    FORWARD_IF_ERROR(imm_options_resolve(opts, &ctx.opts));
+    FORWARD_IF_ERROR(imm_options_supported(&ctx.opts));
+    int status = assign_pool(&ctx, x, batch, pool, pool_size, dim, out, index);
     imm_ctx_release(&ctx);
     return status;
 }
@@ -101,7 +145,7 @@ int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim, si
     RETURN_ERROR_IF(bytes == NULL, IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
     FORWARD_IF_ERROR(imm_options_supported(&o));
-    FORWARD_IF_ERROR(plan(batch, dim, &l));
+    FORWARD_IF_ERROR(plan(batch, batch, dim, &o, &l));
     *bytes = batch == 0 ? 0 : l.total;
     return IMM_OK;
 }
