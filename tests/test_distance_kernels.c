@@ -187,31 +187,53 @@ static void rounding_bound(imm_precision prec, double *rel, double *abs_err) {
     }
 }
 
+/* The double references of one data set: for each precision the squared distances of the
+ * rounded rows and their squared norms; the FP32 one is the unrounded reference. */
+typedef struct {
+    size_t n, m, dim;
+    double *d2[4], *sx[4], *sy[4]; /* indexed by imm_precision */
+} refs;
+
+static refs make_refs(const float *x, size_t n, const float *y, size_t m, size_t dim) {
+    refs R;
+    R.n = n, R.m = m, R.dim = dim;
+    for (int p = 0; p < 4; p++) {
+        R.d2[p] = malloc(n * m * sizeof(double));
+        R.sx[p] = malloc(n * sizeof(double));
+        R.sy[p] = malloc(m * sizeof(double));
+        assert_true(R.d2[p] && R.sx[p] && R.sy[p]);
+        reference((imm_precision)p, x, n, y, m, dim, R.d2[p], R.sx[p], R.sy[p]);
+    }
+    return R;
+}
+
+static void free_refs(refs *R) {
+    for (int p = 0; p < 4; p++) {
+        free(R->d2[p]);
+        free(R->sx[p]);
+        free(R->sy[p]);
+    }
+}
+
 /* Checks out (n x m, metric) against the rounded-input reference (FP32 bounds) and, for the
  * reduced precisions, against the unrounded inputs with the header's rounding bound. */
-static void check_accuracy(imm_precision prec, imm_metric metric, const float *x, size_t n,
-                           const float *y, size_t m, size_t dim, const float *out,
-                           const char *what) {
-    double *ref = malloc(n * m * sizeof *ref), *sx = malloc(n * sizeof *sx);
-    double *sy = malloc(m * sizeof *sy), *exact = malloc(n * m * sizeof *exact);
+static void check_accuracy(imm_precision prec, imm_metric metric, const float *x, const float *y,
+                           const refs *R, const float *out, const char *what) {
+    const size_t n = R->n, m = R->m, dim = R->dim;
+    const double *ref = R->d2[prec], *sx = R->sx[prec], *sy = R->sy[prec];
+    const double *exact = R->d2[IMM_PRECISION_FP32];
     double *ex = malloc(n * sizeof *ex), *ey = malloc(m * sizeof *ey);
-    assert_true(ref && sx && sy && exact && ex && ey);
-    reference(prec, x, n, y, m, dim, ref, sx, sy);
+    assert_true(ex && ey);
     double rel, abs_err;
     rounding_bound(prec, &rel, &abs_err);
-    if (prec != IMM_PRECISION_FP32) {
-        reference(IMM_PRECISION_FP32, x, n, y, m, dim, exact, ex, ey);
-        for (size_t i = 0; i < n; i++) /* |x~ - x| per row */
-            ex[i] = rel * sqrt(ex[i]) + abs_err * sqrt((double)dim);
-        for (size_t j = 0; j < m; j++)
-            ey[j] = rel * sqrt(ey[j]) + abs_err * sqrt((double)dim);
-        if (prec == IMM_PRECISION_INT8) {
-            for (size_t i = 0; i < n; i++)
-                ex[i] = tu_max_abs(x + i * dim, dim) / 254.0 * sqrt((double)dim) * (1 + 1e-9);
-            for (size_t j = 0; j < m; j++)
-                ey[j] = tu_max_abs(y + j * dim, dim) / 254.0 * sqrt((double)dim) * (1 + 1e-9);
-        }
-    }
+    for (size_t i = 0; i < n; i++) /* |x~ - x| per row */
+        ex[i] = prec == IMM_PRECISION_INT8
+                    ? tu_max_abs(x + i * dim, dim) / 254.0 * sqrt((double)dim) * (1 + 1e-9)
+                    : rel * sqrt(R->sx[IMM_PRECISION_FP32][i]) + abs_err * sqrt((double)dim);
+    for (size_t j = 0; j < m; j++)
+        ey[j] = prec == IMM_PRECISION_INT8
+                    ? tu_max_abs(y + j * dim, dim) / 254.0 * sqrt((double)dim) * (1 + 1e-9)
+                    : rel * sqrt(R->sy[IMM_PRECISION_FP32][j]) + abs_err * sqrt((double)dim);
     size_t bad = 0;
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < m; j++) {
@@ -240,10 +262,6 @@ static void check_accuracy(imm_precision prec, imm_metric metric, const float *x
         }
     if (bad > 0)
         fail_msg("%s dim %zu: %zu of %zu distances out of bounds", what, dim, bad, n * m);
-    free(ref);
-    free(sx);
-    free(sy);
-    free(exact);
     free(ex);
     free(ey);
 }
@@ -256,6 +274,7 @@ static void accuracy_case(data_kind kind, size_t n, size_t m, size_t dim, int un
     assert_true(xb && yb && ob);
     float *x = xb + off, *y = yb + off, *out = ob + off;
     make_data(kind, x, n, y, m, dim, seed);
+    refs R = make_refs(x, n, y, m, dim);
     for (size_t p = 0; p < 4; p++)
         for (int metric = 0; metric < 2; metric++) {
             const imm_precision prec = k_precisions[p];
@@ -280,13 +299,14 @@ static void accuracy_case(data_kind kind, size_t n, size_t m, size_t dim, int un
             }
             if (st != IMM_OK)
                 fail_msg("%s dim %zu: status %d (%s)", what, dim, st, imm_strerror(st));
-            check_accuracy(prec, (imm_metric)metric, x, n, y, m, dim, out, what);
+            check_accuracy(prec, (imm_metric)metric, x, y, &R, out, what);
             if (unaligned) {
                 uint32_t before;
                 memcpy(&before, ob, sizeof before);
                 assert_true(before == 0xffffffffu);
             }
         }
+    free_refs(&R);
     free(xb);
     free(yb);
     free(ob);
