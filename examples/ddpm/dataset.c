@@ -15,8 +15,8 @@ void dataset_free(dataset *ds) {
     memset(ds, 0, sizeof *ds);
 }
 
-int dataset_load_fashion(const char *dir, size_t max_train, size_t max_test, dataset *ds,
-                         char *err, size_t errlen) {
+int dataset_load_fashion(const char *dir, size_t max_train, size_t max_test, dataset *ds, char *err,
+                         size_t errlen) {
     memset(ds, 0, sizeof *ds);
     char path[4096];
     int tr_rows, tr_cols, te_rows, te_cols;
@@ -25,8 +25,8 @@ int dataset_load_fashion(const char *dir, size_t max_train, size_t max_test, dat
                         errlen) != 0)
         return -1;
     snprintf(path, sizeof path, "%s/t10k-images-idx3-ubyte.gz", dir);
-    if (idx_read_images(path, max_test, &ds->test, &ds->n_test, &te_rows, &te_cols, err,
-                        errlen) != 0) {
+    if (idx_read_images(path, max_test, &ds->test, &ds->n_test, &te_rows, &te_cols, err, errlen) !=
+        0) {
         dataset_free(ds);
         return -1;
     }
@@ -96,8 +96,8 @@ int dataset_synthetic(uint64_t seed, size_t n_train, size_t n_test, dataset *ds)
                 double cover = 0.0;
                 for (int sy = 0; sy < 3; sy++)
                     for (int sx = 0; sx < 3; sx++)
-                        cover += shape_value(kind, y + (sy + 0.5) / 3.0, x + (sx + 0.5) / 3.0, p) >
-                                 0;
+                        cover +=
+                            shape_value(kind, y + (sy + 0.5) / 3.0, x + (sx + 0.5) / 3.0, p) > 0;
                 double texture = 1.0 - stripe * (double)((y / 2) % 2);
                 img[y * side + x] = (float)(-1.0 + 2.0 * shade * texture * cover / 9.0);
             }

@@ -17,8 +17,8 @@ typedef struct dataset {
 
 /* Reads train-images-idx3-ubyte.gz (first max_train images, 0 = all) and t10k-images-idx3-ubyte.gz
    (first max_test) from dir. @return 0, or -1 with a message in err. */
-int dataset_load_fashion(const char *dir, size_t max_train, size_t max_test, dataset *ds,
-                         char *err, size_t errlen);
+int dataset_load_fashion(const char *dir, size_t max_train, size_t max_test, dataset *ds, char *err,
+                         size_t errlen);
 
 /* 28 x 28 images of simple garment-like silhouettes (shirts, trousers, bags, shoes) with random
    size, position, shade and blur, reproducible from seed: a stand-in when Fashion-MNIST is not

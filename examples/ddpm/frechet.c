@@ -65,8 +65,8 @@ int pca_fit(const float *x, size_t n, int dim, int k, pca_basis *basis) {
         for (size_t j = 0; j < d; j++)
             centred[i * d + j] = (float)(x[i * d + j] - mean[j]);
     /* cov = centred^T centred / (n - 1), upper triangle (all dsyev reads). */
-    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, dim, (int)n, 1.0f / (float)(n - 1),
-                centred, dim, 0.0f, cov, dim);
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, dim, (int)n, 1.0f / (float)(n - 1), centred,
+                dim, 0.0f, cov, dim);
     for (size_t i = 0; i < d; i++)
         for (size_t j = 0; j < d; j++) /* mirror into a full symmetric matrix */
             a[i * d + j] = j >= i ? cov[i * d + j] : cov[j * d + i];
@@ -126,8 +126,8 @@ int gauss_stats_compute(const pca_basis *basis, const float *x, size_t n, gauss_
         for (int c = 0; c < k; c++)
             zc[i * (size_t)k + (size_t)c] =
                 (double)z[i * (size_t)k + (size_t)c] - shift[c] - st->mu[c];
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, (int)n, 1.0 / (double)(n - 1), zc,
-                k, zc, k, 0.0, st->cov, k);
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, k, k, (int)n, 1.0 / (double)(n - 1), zc, k,
+                zc, k, 0.0, st->cov, k);
     status = 0;
 done:
     free(z);
@@ -173,8 +173,8 @@ int frechet_distance(const gauss_stats *a, const gauss_stats *b, double *fd) {
                 k);
     for (int i = 0; i < k; i++)
         for (int j = i + 1; j < k; j++) {
-            double s = 0.5 * (m[(size_t)i * (size_t)k + (size_t)j] +
-                              m[(size_t)j * (size_t)k + (size_t)i]);
+            double s =
+                0.5 * (m[(size_t)i * (size_t)k + (size_t)j] + m[(size_t)j * (size_t)k + (size_t)i]);
             m[(size_t)i * (size_t)k + (size_t)j] = m[(size_t)j * (size_t)k + (size_t)i] = s;
         }
     if (symmetric_eigen(m, k, w) != 0)

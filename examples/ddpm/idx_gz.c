@@ -19,8 +19,8 @@ static void set_error(char *err, size_t errlen, const char *fmt, ...) {
 }
 
 /* Reads exactly n bytes; distinguishes a zlib error (corrupt stream) from a short file. */
-static int read_exact(gzFile f, void *buf, size_t n, const char *path, const char *what,
-                      char *err, size_t errlen) {
+static int read_exact(gzFile f, void *buf, size_t n, const char *path, const char *what, char *err,
+                      size_t errlen) {
     unsigned char *p = buf;
     while (n > 0) {
         unsigned chunk = n > (1u << 30) ? (1u << 30) : (unsigned)n;
@@ -107,8 +107,8 @@ int idx_read_images(const char *path, size_t max_count, float **images, size_t *
         unsigned char extra;
         if (gzread(f, &extra, 1) < 0) {
             int code;
-            set_error(err, errlen, "%s: corrupt compressed data at the end of the file (%s)",
-                      path, gzerror(f, &code));
+            set_error(err, errlen, "%s: corrupt compressed data at the end of the file (%s)", path,
+                      gzerror(f, &code));
             goto done;
         }
     }

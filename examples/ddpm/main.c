@@ -29,44 +29,45 @@ typedef struct settings {
 } settings;
 
 static void usage(FILE *to) {
-    fprintf(to,
-            "Usage: imm-ddpm [options]\n"
-            "Trains a DDPM (epsilon prediction, T = 1000, linear betas) on Fashion-MNIST with\n"
-            "vanilla or immiscible noise, samples with DDIM from the EMA weights, and scores the\n"
-            "samples by their Frechet distance to the test set in PCA space (lower is better).\n"
-            "\n"
-            "Noise:\n"
-            "  --noise MODE        vanilla | assign | knn            (default assign)\n"
-            "  --k K               candidates per image in knn mode  (default 4)\n"
-            "  --solver S          exact | auction                   (default exact)\n"
-            "  --precision P       fp32 | fp16 | bf16 | int8         (default fp32)\n"
-            "  --compare           train vanilla, assign and knn from the same seed, print a table\n"
-            "  --quick             small configuration for smoke tests (well under a minute)\n"
-            "Data and output:\n"
-            "  --data DIR          Fashion-MNIST .gz files (default %s;\n"
-            "                      the synthetic stand-in is used if that default is absent)\n"
-            "  --synthetic         use the synthetic garments instead\n"
-            "  --train-limit N     use the first N training images (default all)\n"
-            "  --test-limit N      use the first N test images for the metric (default 10000)\n"
-            "  --out DIR           log.csv and samples-MODE.png go here (default ddpm-out)\n"
-            "Training:\n"
-            "  --steps N           training steps (default 4000)\n"
-            "  --batch N           images per step (default 128)\n"
-            "  --hidden N          MLP width (default 512)\n"
-            "  --blocks N          residual blocks (default 2)\n"
-            "  --lr X              Adam learning rate (default 1e-3)\n"
-            "  --seed N            seed of everything random (default 1)\n"
-            "  --threads N         OpenMP, OpenBLAS and library threads; 0 = all cores (default 1:\n"
-            "                      fastest on a shared machine, see README)\n"
-            "  --log-every N       progress line every N steps (default 200)\n"
-            "Evaluation:\n"
-            "  --evals N           checkpoints, evenly spaced (default 4)\n"
-            "  --eval-samples N    DDIM samples per checkpoint (default 1000)\n"
-            "  --ddim-steps N      DDIM steps per sample (default 25)\n"
-            "  --pca N             principal components of the metric (default 32)\n"
-            "  --grid N            samples in the PNG grid (default 64)\n"
-            "  -h, --help          this text\n",
-            DATASET_DEFAULT_DIR);
+    fprintf(
+        to,
+        "Usage: imm-ddpm [options]\n"
+        "Trains a DDPM (epsilon prediction, T = 1000, linear betas) on Fashion-MNIST with\n"
+        "vanilla or immiscible noise, samples with DDIM from the EMA weights, and scores the\n"
+        "samples by their Frechet distance to the test set in PCA space (lower is better).\n"
+        "\n"
+        "Noise:\n"
+        "  --noise MODE        vanilla | assign | knn            (default assign)\n"
+        "  --k K               candidates per image in knn mode  (default 4)\n"
+        "  --solver S          exact | auction                   (default exact)\n"
+        "  --precision P       fp32 | fp16 | bf16 | int8         (default fp32)\n"
+        "  --compare           train vanilla, assign and knn from the same seed, print a table\n"
+        "  --quick             small configuration for smoke tests (well under a minute)\n"
+        "Data and output:\n"
+        "  --data DIR          Fashion-MNIST .gz files (default %s;\n"
+        "                      the synthetic stand-in is used if that default is absent)\n"
+        "  --synthetic         use the synthetic garments instead\n"
+        "  --train-limit N     use the first N training images (default all)\n"
+        "  --test-limit N      use the first N test images for the metric (default 10000)\n"
+        "  --out DIR           log.csv and samples-MODE.png go here (default ddpm-out)\n"
+        "Training:\n"
+        "  --steps N           training steps (default 4000)\n"
+        "  --batch N           images per step (default 128)\n"
+        "  --hidden N          MLP width (default 512)\n"
+        "  --blocks N          residual blocks (default 2)\n"
+        "  --lr X              Adam learning rate (default 1e-3)\n"
+        "  --seed N            seed of everything random (default 1)\n"
+        "  --threads N         OpenMP, OpenBLAS and library threads; 0 = all cores (default 1:\n"
+        "                      fastest on a shared machine, see README)\n"
+        "  --log-every N       progress line every N steps (default 200)\n"
+        "Evaluation:\n"
+        "  --evals N           checkpoints, evenly spaced (default 4)\n"
+        "  --eval-samples N    DDIM samples per checkpoint (default 1000)\n"
+        "  --ddim-steps N      DDIM steps per sample (default 25)\n"
+        "  --pca N             principal components of the metric (default 32)\n"
+        "  --grid N            samples in the PNG grid (default 64)\n"
+        "  -h, --help          this text\n",
+        DATASET_DEFAULT_DIR);
 }
 
 static int usage_error(const char *fmt, const char *a, const char *b) {
@@ -83,8 +84,7 @@ static int parse_long(const char *opt, const char *text, long lo, long hi, long 
     if (errno != 0 || end == text || *end != '\0' || v < lo || v > hi) {
         char range[64];
         snprintf(range, sizeof range, "an integer in %ld..%ld", lo, hi);
-        fprintf(stderr, "imm-ddpm: %s: '%s' is not %s\nTry 'imm-ddpm --help'.\n", opt, text,
-                range);
+        fprintf(stderr, "imm-ddpm: %s: '%s' is not %s\nTry 'imm-ddpm --help'.\n", opt, text, range);
         return -1;
     }
     *out = v;
@@ -107,8 +107,8 @@ static void set_defaults(settings *s, int quick) {
     imm_options_init(&t->imm);
     t->seed = 1;
     t->T = 1000;
-    t->net = (mlp_config){.dim = 28 * 28, .temb = 64, .time_hidden = 128, .hidden = 512,
-                          .blocks = 2};
+    t->net =
+        (mlp_config){.dim = 28 * 28, .temb = 64, .time_hidden = 128, .hidden = 512, .blocks = 2};
     t->batch = 128;
     t->steps = 4000;
     t->lr = 1e-3f;
@@ -144,10 +144,30 @@ static void set_defaults(settings *s, int quick) {
 }
 
 enum {
-    OPT_NOISE = 256, OPT_K, OPT_SOLVER, OPT_PRECISION, OPT_COMPARE, OPT_QUICK, OPT_DATA,
-    OPT_SYNTHETIC, OPT_TRAIN_LIMIT, OPT_TEST_LIMIT, OPT_OUT, OPT_STEPS, OPT_BATCH, OPT_HIDDEN,
-    OPT_BLOCKS, OPT_LR, OPT_SEED, OPT_THREADS, OPT_LOG_EVERY, OPT_EVALS, OPT_EVAL_SAMPLES,
-    OPT_DDIM_STEPS, OPT_PCA, OPT_GRID
+    OPT_NOISE = 256,
+    OPT_K,
+    OPT_SOLVER,
+    OPT_PRECISION,
+    OPT_COMPARE,
+    OPT_QUICK,
+    OPT_DATA,
+    OPT_SYNTHETIC,
+    OPT_TRAIN_LIMIT,
+    OPT_TEST_LIMIT,
+    OPT_OUT,
+    OPT_STEPS,
+    OPT_BATCH,
+    OPT_HIDDEN,
+    OPT_BLOCKS,
+    OPT_LR,
+    OPT_SEED,
+    OPT_THREADS,
+    OPT_LOG_EVERY,
+    OPT_EVALS,
+    OPT_EVAL_SAMPLES,
+    OPT_DDIM_STEPS,
+    OPT_PCA,
+    OPT_GRID
 };
 
 static const struct option long_options[] = {
@@ -192,7 +212,8 @@ static int parse_args(int argc, char **argv, settings *s) {
     int index = 0;
     for (int c; (c = getopt_long(argc, argv, "h", long_options, &index)) != -1;) {
         char name[32]; /* "--steps", for messages */
-        snprintf(name, sizeof name, "--%s", c == 'h' || c == '?' ? "help" : long_options[index].name);
+        snprintf(name, sizeof name, "--%s",
+                 c == 'h' || c == '?' ? "help" : long_options[index].name);
         long v;
         switch (c) {
         case 'h': usage(stdout); return EXIT_SUCCESS;
@@ -242,25 +263,32 @@ static int parse_args(int argc, char **argv, settings *s) {
         case OPT_DATA: s->data_dir = optarg; break;
         case OPT_SYNTHETIC: s->synthetic = 1; break;
         case OPT_OUT: s->out_dir = optarg; break;
-        case OPT_K: if (parse_int(name, optarg, 1, 64, &t->k) != 0)
+        case OPT_K:
+            if (parse_int(name, optarg, 1, 64, &t->k) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_TRAIN_LIMIT: if (parse_long(name, optarg, 0, 100000000, &s->train_limit) != 0)
+        case OPT_TRAIN_LIMIT:
+            if (parse_long(name, optarg, 0, 100000000, &s->train_limit) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_TEST_LIMIT: if (parse_long(name, optarg, 2, 100000000, &s->test_limit) != 0)
+        case OPT_TEST_LIMIT:
+            if (parse_long(name, optarg, 2, 100000000, &s->test_limit) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_STEPS: if (parse_int(name, optarg, 1, 10000000, &t->steps) != 0)
+        case OPT_STEPS:
+            if (parse_int(name, optarg, 1, 10000000, &t->steps) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_BATCH: if (parse_int(name, optarg, 1, 65536, &t->batch) != 0)
+        case OPT_BATCH:
+            if (parse_int(name, optarg, 1, 65536, &t->batch) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_HIDDEN: if (parse_int(name, optarg, 1, 16384, &t->net.hidden) != 0)
+        case OPT_HIDDEN:
+            if (parse_int(name, optarg, 1, 16384, &t->net.hidden) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_BLOCKS: if (parse_int(name, optarg, 0, MLP_MAX_BLOCKS, &t->net.blocks) != 0)
+        case OPT_BLOCKS:
+            if (parse_int(name, optarg, 0, MLP_MAX_BLOCKS, &t->net.blocks) != 0)
                 return EXIT_USAGE;
             break;
         case OPT_SEED:
@@ -268,25 +296,32 @@ static int parse_args(int argc, char **argv, settings *s) {
                 return EXIT_USAGE;
             t->seed = (uint64_t)v;
             break;
-        case OPT_THREADS: if (parse_int(name, optarg, 0, 1024, &s->threads) != 0)
+        case OPT_THREADS:
+            if (parse_int(name, optarg, 0, 1024, &s->threads) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_LOG_EVERY: if (parse_int(name, optarg, 1, 10000000, &t->log_every) != 0)
+        case OPT_LOG_EVERY:
+            if (parse_int(name, optarg, 1, 10000000, &t->log_every) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_EVALS: if (parse_int(name, optarg, 0, TRAIN_MAX_EVALS, &t->evals) != 0)
+        case OPT_EVALS:
+            if (parse_int(name, optarg, 0, TRAIN_MAX_EVALS, &t->evals) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_EVAL_SAMPLES: if (parse_int(name, optarg, 2, 100000, &t->eval_samples) != 0)
+        case OPT_EVAL_SAMPLES:
+            if (parse_int(name, optarg, 2, 100000, &t->eval_samples) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_DDIM_STEPS: if (parse_int(name, optarg, 1, 1000, &t->ddim_steps) != 0)
+        case OPT_DDIM_STEPS:
+            if (parse_int(name, optarg, 1, 1000, &t->ddim_steps) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_PCA: if (parse_int(name, optarg, 1, 784, &s->pca_dim) != 0)
+        case OPT_PCA:
+            if (parse_int(name, optarg, 1, 784, &s->pca_dim) != 0)
                 return EXIT_USAGE;
             break;
-        case OPT_GRID: if (parse_int(name, optarg, 0, 1024, &t->grid) != 0)
+        case OPT_GRID:
+            if (parse_int(name, optarg, 0, 1024, &t->grid) != 0)
                 return EXIT_USAGE;
             break;
         default: /* getopt has printed what is wrong */
@@ -376,8 +411,8 @@ static int build_reference(const settings *s, const dataset *ds, eval_reference 
     return status;
 }
 
-static void print_table(const settings *s, const noise_mode *modes, const train_result *res,
-                        int n, size_t n_test, double floor_fd) {
+static void print_table(const settings *s, const noise_mode *modes, const train_result *res, int n,
+                        size_t n_test, double floor_fd) {
     const train_config *t = &s->train;
     printf("\n%-10s", "mode");
     for (int e = 0; e < res[0].n_evals; e++) {
@@ -419,8 +454,8 @@ int main(int argc, char **argv) {
     if (load_data(&s, &ds) != 0)
         return EXIT_FAILURE;
     if (ds.rows * ds.cols != s.train.net.dim) {
-        fprintf(stderr, "imm-ddpm: the images are %d x %d; this trainer expects 28 x 28\n",
-                ds.rows, ds.cols);
+        fprintf(stderr, "imm-ddpm: the images are %d x %d; this trainer expects 28 x 28\n", ds.rows,
+                ds.cols);
         dataset_free(&ds);
         return EXIT_FAILURE;
     }
@@ -467,9 +502,9 @@ int main(int argc, char **argv) {
            "precision %s\n"
            "MLP %d-%dx%d (%zu parameters), T=%d, %d steps of %d, lr %g, seed %llu, %d threads\n",
            ds.source, ds.n_train, ds.n_test, imm_version_string(), imm_simd_arch(),
-           solver_name(s.train.imm.solver), precision_name(s.train.imm.precision),
-           s.train.net.dim, s.train.net.hidden, s.train.net.blocks, n_params, s.train.T,
-           s.train.steps, s.train.batch, (double)s.train.lr, (unsigned long long)s.train.seed,
+           solver_name(s.train.imm.solver), precision_name(s.train.imm.precision), s.train.net.dim,
+           s.train.net.hidden, s.train.net.blocks, n_params, s.train.T, s.train.steps,
+           s.train.batch, (double)s.train.lr, (unsigned long long)s.train.seed,
            s.threads > 0 ? s.threads : omp_get_max_threads());
     fflush(stdout);
 

@@ -50,8 +50,8 @@ static void linear_backward(const mlp *net, const float *dy, size_t rows, int ou
         cblas_sgemv(CblasRowMajor, CblasTrans, (int)rows, out, 1.0f, dy, out, net->ones, 1, 0.0f,
                     db, 1);
     if (dx != NULL)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, in, out, 1.0f, dy, out,
-                    w, in, beta, dx, in);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, in, out, 1.0f, dy, out, w,
+                    in, beta, dx, in);
 }
 
 static void make_layout(const mlp_config *c, mlp_layout *lay) {
@@ -224,13 +224,12 @@ double mlp_backward(mlp *net, const float *params, const float *target, float *g
     /* Skip term y += gain x: dgain_r = dy_r . x_r, then w_g, b_g and e. */
     memset(net->de, 0, batch * (size_t)TH * sizeof(float));
     for (size_t r = 0; r < batch; r++)
-        net->dgain[r] = cblas_sdot(c->dim, net->dy + r * (size_t)c->dim, 1,
-                                   net->x + r * (size_t)c->dim, 1);
+        net->dgain[r] =
+            cblas_sdot(c->dim, net->dy + r * (size_t)c->dim, 1, net->x + r * (size_t)c->dim, 1);
     cblas_sgemv(CblasRowMajor, CblasTrans, (int)batch, TH, 1.0f, net->e, TH, net->dgain, 1, 0.0f,
                 G + lay->skip_w, 1);
     G[lay->skip_b] = cblas_sdot((int)batch, net->dgain, 1, net->ones, 1);
-    cblas_sger(CblasRowMajor, (int)batch, TH, 1.0f, net->dgain, 1, P + lay->skip_w, 1, net->de,
-               TH);
+    cblas_sger(CblasRowMajor, (int)batch, TH, 1.0f, net->dgain, 1, P + lay->skip_w, 1, net->de, TH);
 
     /* Output layer; dh = dL/dh_L. */
     linear_backward(net, net->dy, batch, c->dim, net->a_out, H, P + lay->out_w, G + lay->out_w,
@@ -256,8 +255,8 @@ double mlp_backward(mlp *net, const float *params, const float *target, float *g
     /* h_0 = W_in x + b_in + W_e0 e; x needs no gradient. */
     linear_backward(net, net->dh, batch, H, net->x, c->dim, P + lay->in_w, G + lay->in_w,
                     G + lay->in_b, NULL, 0.0f);
-    linear_backward(net, net->dh, batch, H, net->e, TH, P + lay->in_e, G + lay->in_e, NULL,
-                    net->de, 1.0f);
+    linear_backward(net, net->dh, batch, H, net->e, TH, P + lay->in_e, G + lay->in_e, NULL, net->de,
+                    1.0f);
     /* e = SiLU(W_t s + b_t). */
     silu_backward(net->pre_e, net->de, batch * (size_t)TH);
     linear_backward(net, net->de, batch, TH, net->s, c->temb, P + lay->t_w, G + lay->t_w,

@@ -30,13 +30,13 @@ typedef struct mlp_config {
 
 /* A matrix W of shape out x in is stored row-major; offsets index the parameter array. */
 typedef struct mlp_layout {
-    size_t t_w, t_b;                 /* time_hidden x temb, time_hidden */
-    size_t in_w, in_b, in_e;         /* hidden x dim, hidden, hidden x time_hidden */
+    size_t t_w, t_b;         /* time_hidden x temb, time_hidden */
+    size_t in_w, in_b, in_e; /* hidden x dim, hidden, hidden x time_hidden */
     size_t w1[MLP_MAX_BLOCKS], b1[MLP_MAX_BLOCKS], we[MLP_MAX_BLOCKS]; /* hidden x hidden, ... */
     size_t w2[MLP_MAX_BLOCKS], b2[MLP_MAX_BLOCKS];
-    size_t out_w, out_b; /* dim x hidden, dim */
+    size_t out_w, out_b;   /* dim x hidden, dim */
     size_t skip_w, skip_b; /* time_hidden, 1 */
-    size_t count;        /* total number of parameters */
+    size_t count;          /* total number of parameters */
 } mlp_layout;
 
 /* The network's shape and its activation workspace for up to max_batch rows. */
@@ -46,8 +46,8 @@ typedef struct mlp {
     size_t max_batch;
     size_t batch;   /* rows of the last mlp_forward() */
     const float *x; /* its input (the caller's, kept for the backward pass) */
-    float *ws;    /* one allocation holding everything below */
-    float *ones;  /* max_batch ones: column sums as a matrix-vector product */
+    float *ws;      /* one allocation holding everything below */
+    float *ones;    /* max_batch ones: column sums as a matrix-vector product */
     float *s, *pre_e, *e;
     float *h[MLP_MAX_BLOCKS + 1], *a[MLP_MAX_BLOCKS], *u[MLP_MAX_BLOCKS], *v[MLP_MAX_BLOCKS];
     float *a_out, *y, *gain;

@@ -18,8 +18,8 @@ unsigned char png_grid_pixel(float v) {
 
 /* Encodes the finished canvas; kept apart from the layout so that setjmp protects only libpng
    calls and no local that changes after setjmp is read after a longjmp. */
-static int encode(FILE *fp, unsigned char *canvas, png_bytep *row_ptrs, size_t width,
-                  size_t height, char *err, size_t errlen, const char *path) {
+static int encode(FILE *fp, unsigned char *canvas, png_bytep *row_ptrs, size_t width, size_t height,
+                  char *err, size_t errlen, const char *path) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (png == NULL || info == NULL) {
@@ -43,8 +43,8 @@ static int encode(FILE *fp, unsigned char *canvas, png_bytep *row_ptrs, size_t w
     return 0;
 }
 
-int png_write_grid(const char *path, const float *images, size_t n, int rows, int cols,
-                   int per_row, char *err, size_t errlen) {
+int png_write_grid(const char *path, const float *images, size_t n, int rows, int cols, int per_row,
+                   char *err, size_t errlen) {
     if (path == NULL || (images == NULL && n > 0) || n == 0 || rows <= 0 || cols <= 0 ||
         per_row <= 0 || rows > 4096 || cols > 4096 || per_row > 4096 || n > 4096u * 4096u) {
         snprintf(err, errlen, "png_write_grid: invalid arguments");

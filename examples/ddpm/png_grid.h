@@ -14,8 +14,8 @@
  *  The grid is (PNG_GRID_GAP + per_row * (cols + PNG_GRID_GAP)) pixels wide and
  *  (PNG_GRID_GAP + ceil(n / per_row) * (rows + PNG_GRID_GAP)) high; unused tiles are black.
  *  @return 0, or -1 with a message in err (cannot create the file, bad arguments, libpng error). */
-int png_write_grid(const char *path, const float *images, size_t n, int rows, int cols,
-                   int per_row, char *err, size_t errlen);
+int png_write_grid(const char *path, const float *images, size_t n, int rows, int cols, int per_row,
+                   char *err, size_t errlen);
 
 /* The 8-bit pixel png_write_grid() stores for the value v. */
 unsigned char png_grid_pixel(float v);

@@ -172,8 +172,8 @@ int train_run(const train_config *cfg, const dataset *ds, const eval_reference *
     b.t = malloc(B * sizeof(int));
     b.samples = malloc(eval_n * dim * sizeof(float));
     b.order = malloc(ds->n_train * sizeof(size_t));
-    if (!b.params || !b.grads || !b.ema || !b.x0 || !b.noise || (k > 1 && !b.candidates) ||
-        !b.xt || !b.tf || !b.t || !b.samples || !b.order || adam_create(&b.opt, np) != 0) {
+    if (!b.params || !b.grads || !b.ema || !b.x0 || !b.noise || (k > 1 && !b.candidates) || !b.xt ||
+        !b.tf || !b.t || !b.samples || !b.order || adam_create(&b.opt, np) != 0) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
@@ -294,8 +294,8 @@ int train_run(const train_config *cfg, const dataset *ds, const eval_reference *
             goto done;
         }
         int per_row = (int)ceil(sqrt((double)cfg->grid));
-        if (png_write_grid(cfg->png, b.samples, (size_t)cfg->grid, ds->rows, ds->cols, per_row,
-                           err, errlen) != 0)
+        if (png_write_grid(cfg->png, b.samples, (size_t)cfg->grid, ds->rows, ds->cols, per_row, err,
+                           errlen) != 0)
             goto done;
         printf("[%-7s] wrote %d samples to %s\n", name, cfg->grid, cfg->png);
     }

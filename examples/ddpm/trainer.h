@@ -29,18 +29,18 @@ typedef struct train_config {
     uint64_t seed;    /* everything random derives from it */
     int steps, batch; /* training steps and images per step */
     mlp_config net;
-    float lr;          /* Adam learning rate after a linear warm-up of warmup steps */
-    int warmup;        /* steps */
-    float ema_decay;   /* EMA of the weights used for sampling */
-    float clip;        /* gradient-norm clipping threshold */
-    int T;             /* diffusion steps (1000), linear betas from 1e-4 to 0.02 */
-    int log_every;     /* progress line and CSV row every this many steps */
-    int evals;         /* checkpoints: evaluated at steps * i / evals, i = 1..evals */
-    int eval_samples;  /* DDIM samples per evaluation */
-    int ddim_steps;    /* DDIM steps of each sample */
-    int grid;          /* samples in the PNG grid (a square number reads best) */
-    const char *png;   /* where to write the grid of the final samples (NULL: nowhere) */
-    FILE *csv;         /* progress log (NULL: none) */
+    float lr;         /* Adam learning rate after a linear warm-up of warmup steps */
+    int warmup;       /* steps */
+    float ema_decay;  /* EMA of the weights used for sampling */
+    float clip;       /* gradient-norm clipping threshold */
+    int T;            /* diffusion steps (1000), linear betas from 1e-4 to 0.02 */
+    int log_every;    /* progress line and CSV row every this many steps */
+    int evals;        /* checkpoints: evaluated at steps * i / evals, i = 1..evals */
+    int eval_samples; /* DDIM samples per evaluation */
+    int ddim_steps;   /* DDIM steps of each sample */
+    int grid;         /* samples in the PNG grid (a square number reads best) */
+    const char *png;  /* where to write the grid of the final samples (NULL: nowhere) */
+    FILE *csv;        /* progress log (NULL: none) */
 } train_config;
 
 /* What the comparison table reports. */

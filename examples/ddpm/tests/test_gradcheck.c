@@ -84,7 +84,8 @@ static int check(const mlp_config *cfg, size_t batch, uint64_t seed) {
         failures++;
     }
     if (worst > 0) {
-        fprintf(stderr, "FAIL: parameter %zu: analytic %.6g vs numeric off by %.3g over tolerance\n",
+        fprintf(stderr,
+                "FAIL: parameter %zu: analytic %.6g vs numeric off by %.3g over tolerance\n",
                 worst_at, grads[worst_at], worst);
         failures++;
     }

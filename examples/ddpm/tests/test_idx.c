@@ -24,8 +24,8 @@ static int failures;
 enum { N = 3, ROWS = 4, COLS = 5 };
 
 /* An IDX image file: header (magic, n, rows, cols), then `pixels` bytes of pixel data. */
-static size_t make_idx(unsigned char *buf, unsigned magic, unsigned n, unsigned rows,
-                       unsigned cols, size_t pixels) {
+static size_t make_idx(unsigned char *buf, unsigned magic, unsigned n, unsigned rows, unsigned cols,
+                       size_t pixels) {
     unsigned words[4] = {magic, n, rows, cols};
     for (int w = 0; w < 4; w++)
         for (int b = 0; b < 4; b++)
@@ -100,8 +100,7 @@ int main(int argc, char **argv) {
     int rc = idx_read_images(path, 0, &images, &count, &rows, &cols, err, sizeof err);
     CHECK(rc == 0, "valid file rejected: %s", err);
     if (rc == 0) {
-        CHECK(count == N && rows == ROWS && cols == COLS, "shape %zu x %d x %d", count, rows,
-              cols);
+        CHECK(count == N && rows == ROWS && cols == COLS, "shape %zu x %d x %d", count, rows, cols);
         for (size_t i = 0; i < N * ROWS * COLS; i++) {
             float want = (float)(buf[16 + i] / 127.5 - 1.0);
             CHECK(images[i] == want, "pixel %zu: %g != %g", i, images[i], want);

@@ -69,8 +69,8 @@ int main(int argc, char **argv) {
         failures++;
     }
     /* Errors are reported, not crashed on. */
-    if (png_write_grid("/nonexistent-dir/x.png", images, N, ROWS, COLS, PER_ROW, err,
-                       sizeof err) != -1 ||
+    if (png_write_grid("/nonexistent-dir/x.png", images, N, ROWS, COLS, PER_ROW, err, sizeof err) !=
+            -1 ||
         strstr(err, "cannot create") == NULL) {
         fprintf(stderr, "FAIL: unwritable path not reported (%s)\n", err);
         failures++;
