@@ -31,10 +31,15 @@ typedef void (*lap_relax_fn)(const float *c, const double *v, const double *sc, 
 typedef size_t (*lap_filter_fn)(const float *c, const double *v, size_t n, double cut, double *h,
                                 int32_t *col, size_t cap);
 
+/* mins[b] = smallest (double)c[j] - v[j] over block b = [b * n / nb, (b + 1) * n / nb). */
+typedef void (*lap_block_min_fn)(const float *c, const double *v, size_t n, size_t nb,
+                                 double *mins);
+
 typedef struct {
     lap_two_smallest_fn two_smallest;
     lap_relax_fn relax;
     lap_filter_fn filter;
+    lap_block_min_fn block_min;
 } lap_kernels;
 
 /* The table for the active SIMD variant (see core/cpu.h), chosen once. */

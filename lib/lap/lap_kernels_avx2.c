@@ -106,4 +106,22 @@ static size_t filter_avx2(const float *c, const double *v, size_t n, double cut,
     return imm_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
 }
 
-const lap_kernels imm_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2};
+static void block_min_avx2(const float *c, const double *v, size_t n, size_t nb, double *mins) {
+    for (size_t b = 0; b < nb; b++) {
+        size_t j = b * n / nb, to = (b + 1) * n / nb;
+        __m256d m = _mm256_set1_pd(INFINITY);
+        for (; j + 4 <= to; j += 4)
+            m = _mm256_min_pd(m, reduced(c, v, j));
+        double lane[4];
+        _mm256_storeu_pd(lane, m);
+        double r = fmin(fmin(lane[0], lane[1]), fmin(lane[2], lane[3]));
+        for (; j < to; j++) {
+            double h = (double)c[j] - v[j];
+            r = h < r ? h : r;
+        }
+        mins[b] = r;
+    }
+}
+
+const lap_kernels imm_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2,
+                                          block_min_avx2};

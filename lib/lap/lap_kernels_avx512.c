@@ -103,4 +103,22 @@ static size_t filter_avx512(const float *c, const double *v, size_t n, double cu
     return imm_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
 }
 
-const lap_kernels imm_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512};
+static void block_min_avx512(const float *c, const double *v, size_t n, size_t nb,
+                             double *mins) {
+    for (size_t b = 0; b < nb; b++) {
+        size_t j = b * n / nb, to = (b + 1) * n / nb;
+        __m512d m = _mm512_set1_pd(INFINITY);
+        for (; j + 8 <= to; j += 8)
+            m = _mm512_min_pd(m, _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)),
+                                               _mm512_loadu_pd(v + j)));
+        double r = _mm512_reduce_min_pd(m);
+        for (; j < to; j++) {
+            double h = (double)c[j] - v[j];
+            r = h < r ? h : r;
+        }
+        mins[b] = r;
+    }
+}
+
+const lap_kernels imm_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512,
+                                            block_min_avx512};

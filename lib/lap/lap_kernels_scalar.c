@@ -70,7 +70,20 @@ static size_t filter_scalar(const float *c, const double *v, size_t n, double cu
     return imm_lap_filter_tail(c, v, 0, n, cut, h, col, 0, cap);
 }
 
-const lap_kernels imm_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar};
+static void block_min_scalar(const float *c, const double *v, size_t n, size_t nb,
+                             double *mins) {
+    for (size_t b = 0; b < nb; b++) {
+        double m = INFINITY;
+        for (size_t j = b * n / nb; j < (b + 1) * n / nb; j++) {
+            double h = (double)c[j] - v[j];
+            m = h < m ? h : m;
+        }
+        mins[b] = m;
+    }
+}
+
+const lap_kernels imm_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar,
+                                            block_min_scalar};
 
 const lap_kernels *imm_lap_kernels(void) {
     switch (imm_active_arch()) {

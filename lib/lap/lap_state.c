@@ -8,7 +8,7 @@
 #include "lap/lap_state.h"
 
 #define SPREAD_SAMPLE_ROWS 16
-#define LIST_SAMPLE 128      /* columns sampled to guess a list's cut-off */
+#define LIST_CUT_BLOCKS (2 * (LAP_CANDIDATES + 1)) /* blocks guess_cut() splits a row into */
 #define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
 
 static size_t list_length(size_t cols) { return cols < LAP_CANDIDATES ? cols : LAP_CANDIDATES; }
@@ -86,6 +86,17 @@ static void sift_down(entry *heap, size_t len, size_t at) {
     }
 }
 
+/* Sorts e[0..len) by (h, j). */
+static void insertion_sort(entry *e, size_t len) {
+    for (size_t a = 1; a < len; a++) {
+        entry x = e[a];
+        size_t b = a;
+        for (; b > 0 && above(e[b - 1], x); b--)
+            e[b] = e[b - 1];
+        e[b] = x;
+    }
+}
+
 /* Puts the keep smallest of e[0..len) in out, sorted (bounded max-heap, then insertion sort). */
 static void keep_smallest(const entry *e, size_t len, size_t keep, entry *out) {
     size_t got = 0;
@@ -100,49 +111,51 @@ static void keep_smallest(const entry *e, size_t len, size_t keep, entry *out) {
             sift_down(out, keep, 0);
         }
     }
-    for (size_t a = 1; a < got; a++) {
-        entry x = out[a];
-        size_t b = a;
-        for (; b > 0 && above(out[b - 1], x); b--)
-            out[b] = out[b - 1];
-        out[b] = x;
-    }
+    insertion_sort(out, got);
 }
 
-/* The keep smallest (h, j) of row i, sorted. A cut-off guessed from a strided sample lets few
-   columns through one cheap pass; a wrong guess falls back to the whole row. */
+/* A cut-off with at least keep reduced costs of the row at or below it, and not many more: the
+   keep-th smallest of the minima of 2 * keep blocks of the row (each of those keep blocks has
+   its minimum below the cut). +Inf when the row is too short for blocks to pay off. */
+static double guess_cut(const lap_state *s, const float *ci, size_t keep) {
+    const size_t n = s->n, blocks = 2 * keep;
+    if (n < 4 * blocks || blocks > LIST_CUT_BLOCKS)
+        return INFINITY;
+    double mins[LIST_CUT_BLOCKS];
+    s->kern->block_min(ci, s->v, n, blocks, mins);
+    for (size_t a = 1; a < blocks; a++) { /* insertion sort: blocks is small */
+        double x = mins[a];
+        size_t b = a;
+        for (; b > 0 && mins[b - 1] > x; b--)
+            mins[b] = mins[b - 1];
+        mins[b] = x;
+    }
+    return mins[keep - 1];
+}
+
+/* The keep smallest (h, j) of row i, sorted. A cut-off lets few columns through one cheap SIMD
+   pass; only they are sorted. Any cut with at least keep columns below it gives the same list. */
 static void smallest_sorted(const lap_state *s, const float *ci, size_t keep, entry *out) {
     entry buf[LIST_FILTER_CAP];
     const size_t n = s->n;
-    size_t cnt = 0;
-    if (n >= 4 * LIST_SAMPLE) {
-        double sample[LIST_SAMPLE];
-        const size_t stride = n / LIST_SAMPLE;
-        for (size_t t = 0; t < LIST_SAMPLE; t++)
-            sample[t] = (double)ci[t * stride] - s->v[t * stride];
-        /* rank r of the sample: about 1.5 times the share of the row we want below the cut */
-        const size_t r = (3 * keep * LIST_SAMPLE + 2 * n - 1) / (2 * n) + 1;
-        for (size_t a = 0; a < r; a++) /* partial selection sort: r is small */
-            for (size_t b = a + 1; b < LIST_SAMPLE; b++)
-                if (sample[b] < sample[a]) {
-                    double t = sample[a];
-                    sample[a] = sample[b];
-                    sample[b] = t;
-                }
-        const double cut = sample[r - 1];
+    const double cut = guess_cut(s, ci, keep);
+    if (cut < INFINITY) {
         double hb[LIST_FILTER_CAP + 8];
         int32_t jb[LIST_FILTER_CAP + 8];
-        cnt = s->kern->filter(ci, s->v, n, cut, hb, jb, LIST_FILTER_CAP);
-        if (cnt > LIST_FILTER_CAP)
-            cnt = 0; /* the guess was far off */
-        for (size_t t = 0; t < cnt; t++)
-            buf[t] = (entry){hb[t], jb[t]};
+        size_t cnt = s->kern->filter(ci, s->v, n, cut, hb, jb, LIST_FILTER_CAP);
+        if (cnt >= keep && cnt <= LIST_FILTER_CAP) {
+            for (size_t t = 0; t < cnt; t++)
+                buf[t] = (entry){hb[t], jb[t]};
+            if (cnt <= 4 * keep) {
+                insertion_sort(buf, cnt);
+                memcpy(out, buf, keep * sizeof(entry));
+            } else {
+                keep_smallest(buf, cnt, keep, out);
+            }
+            return;
+        }
     }
-    if (cnt >= keep) {
-        keep_smallest(buf, cnt, keep, out);
-        return;
-    }
-    /* Whole row, a chunk at a time through the same selection. */
+    /* Short rows (or a cut that let too many through): the whole row, a chunk at a time. */
     size_t have = 0, j = 0;
     while (j < n) {
         size_t len = have;
