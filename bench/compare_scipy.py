@@ -12,7 +12,10 @@ noise. Then, median of --reps runs, alternating which side goes first:
   LSA       scipy.optimize.linear_sum_assignment on the float32 cost matrix (scipy copies it to
             float64 -- that is what users run) vs imm_lap_solve on the same float32 matrix. The
             two optimal totals (sum of the float32 costs, in float64) must agree to 1e-9
-            relative, else MISMATCH and exit status 1.
+            relative, else MISMATCH and exit status 1. Unless --no-auction, also the auction
+            (IMM_SOLVER_AUCTION, default accuracy; its quality = share of the optimal reduction
+            of the total kept, vs the identity pairing) and the auction with exact finish (whose
+            total must agree like the exact solver's), in the same interleaved runs.
   pipeline  the official recipe -- distance matrix (float32 matmul form, as torch.cdist computes
             it on CPU; torch.cdist itself too if torch is installed) + linear_sum_assignment +
             reordering the noise -- vs imm_assign_noise on the images and noise, which computes
@@ -23,6 +26,7 @@ Each case prints one line with the speed-up, e.g.
 
 Usage: compare_scipy.py [--lib PATH] [--sizes 256,512] [--include-4096] [--reps 3]
                         [--threads N] [--seed S] [--mnist PATH | --synthetic]
+                        [--no-pipeline] [--no-auction]
 """
 
 import argparse
@@ -58,10 +62,14 @@ REL_TOL = 1e-9
 # ---- the library ---------------------------------------------------------------------------
 
 class ImmOptions(ctypes.Structure):
-    """struct imm_options: 4 ints then 14 reserved uint64 (128 bytes)."""
+    """struct imm_options (128 bytes): 4 ints, the auction's accuracy and exact_finish, reserved."""
     _fields_ = [("solver", ctypes.c_int), ("precision", ctypes.c_int),
                 ("metric", ctypes.c_int), ("num_threads", ctypes.c_int),
-                ("reserved_", ctypes.c_uint64 * 14)]
+                ("accuracy", ctypes.c_double), ("exact_finish", ctypes.c_int),
+                ("reserved_int_", ctypes.c_int), ("reserved_", ctypes.c_uint64 * 12)]
+
+
+IMM_SOLVER_AUCTION = 1
 
 
 assert ctypes.sizeof(ImmOptions) == 128, "imm_options must be 128 bytes"
@@ -263,10 +271,24 @@ def rel_diff(a, b):
     return abs(a - b) / max(abs(a), abs(b), 1e-300)
 
 
-def compare_lsa(lib, opts, cost, reps):
+def auction_options(lib, threads, exact_finish):
+    opts = ImmOptions()
+    lib.imm_options_init(ctypes.byref(opts))
+    opts.solver = IMM_SOLVER_AUCTION
+    opts.exact_finish = 1 if exact_finish else 0
+    if threads is not None:
+        opts.num_threads = threads
+    return ctypes.pointer(opts)
+
+
+def compare_lsa(lib, opts, cost, reps, auction=None):
+    """auction: None, or {"auction": opts, "auction+exact": opts} timed in the same rounds."""
     b = cost.shape[0]
-    med, last = interleaved([("scipy", lambda: linear_sum_assignment(cost)),
-                             ("imm", lambda: imm_lap_solve(lib, cost, opts))], reps)
+    sides = [("scipy", lambda: linear_sum_assignment(cost)),
+             ("imm", lambda: imm_lap_solve(lib, cost, opts))]
+    for name, aopts in (auction or {}).items():
+        sides.append((name, lambda aopts=aopts: imm_lap_solve(lib, cost, aopts)))
+    med, last = interleaved(sides, reps)
     rows, cols = last["scipy"]
     assign, imm_reported = last["imm"]
     scipy_total = cost[rows, cols].astype(np.float64).sum()
@@ -277,8 +299,30 @@ def compare_lsa(lib, opts, cost, reps):
     verdict = f"totals agree (rel diff {diff:.1e})" if ok else (
         f"MISMATCH: scipy {scipy_total:.9f} imm {imm_total:.9f} (reported {imm_reported:.9f}, "
         f"permutation: {is_perm})")
-    print(f"LSA       B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {med['imm']:8.1f} ms  "
+    print(f"LSA       B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {'exact':<13} {med['imm']:8.1f} ms  "
           f"ratio {med['scipy'] / med['imm']:6.1f}x  {verdict}", flush=True)
+    identity = cost[np.arange(b), np.arange(b)].astype(np.float64).sum()
+    for name in (auction or {}):
+        a_assign, a_reported = last[name]
+        a_total = cost[np.arange(b), a_assign].astype(np.float64).sum()
+        a_perm = np.array_equal(np.sort(a_assign), np.arange(b))
+        if name == "auction+exact":
+            a_diff = rel_diff(scipy_total, a_total)
+            a_ok = a_perm and a_diff <= REL_TOL
+            note = f"totals agree (rel diff {a_diff:.1e})" if a_ok else (
+                f"MISMATCH: scipy {scipy_total:.9f} auction+exact {a_total:.9f}")
+        else:
+            a_ok = a_perm and a_total >= scipy_total * (1 - REL_TOL)
+            gain = identity - scipy_total
+            quality = (identity - a_total) / gain if gain > 0 else float("nan")
+            note = f"quality {100 * quality:.4f}%" if a_ok else (
+                f"MISMATCH: auction total {a_total:.9f} below the optimum {scipy_total:.9f} "
+                f"or not a permutation ({a_perm})")
+        a_ok = a_ok and rel_diff(a_total, a_reported) <= REL_TOL
+        print(f"LSA       B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {name:<13} "
+              f"{med[name]:8.1f} ms  ratio {med['scipy'] / med[name]:6.1f}x  {note}",
+              flush=True)
+        ok = ok and a_ok
     return ok
 
 
@@ -357,6 +401,8 @@ def main():
     ap.add_argument("--synthetic", action="store_true", help="use synthetic images")
     ap.add_argument("--no-pipeline", action="store_true",
                     help="skip the imm_assign_noise vs cdist+scipy comparison")
+    ap.add_argument("--no-auction", action="store_true",
+                    help="skip the auction and auction+exact lines")
     args = ap.parse_args()
     if args.reps < 1:
         ap.error("--reps must be >= 1")
@@ -381,6 +427,11 @@ def main():
         opts.num_threads = args.threads
         opts = ctypes.pointer(opts)
 
+    auction = None
+    if not args.no_auction:
+        auction = {"auction": auction_options(lib, args.threads, False),
+                   "auction+exact": auction_options(lib, args.threads, True)}
+
     mnist = None if args.synthetic else load_fashion_mnist(args.mnist)
     source = f"fashion-mnist ({args.mnist})" if mnist is not None else "synthetic"
     print(f"libimmiscible {lib.imm_version_string().decode()} from {lib_path}")
@@ -399,7 +450,7 @@ def main():
         x = make_images(rng, b, mnist)
         noise = rng.standard_normal((b, DIM), dtype=np.float32)
         cost = cost_matrix(x, noise)
-        ok &= compare_lsa(lib, opts, cost, args.reps)
+        ok &= compare_lsa(lib, opts, cost, args.reps, auction)
         del cost
         if not args.no_pipeline:
             ok &= compare_pipeline(lib, opts, x, noise, args.reps)
