@@ -97,9 +97,22 @@ static void cpu_model(char *buf, size_t len) {
     fclose(f);
 }
 
+/* The 1-minute load average, or -1 where /proc/loadavg is not readable. */
+static double load_average(void) {
+    double load = -1.0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &load) != 1)
+            load = -1.0;
+        fclose(f);
+    }
+    return load;
+}
+
 typedef struct run_info {
     char cpu[160], date[64], command[512], source[300];
     int procs, max_threads;
+    double load; /* before the run: other work on the machine skews multi-threaded times most */
 } run_info;
 
 static void describe_run(run_info *ri, int argc, char **argv, const wl_source *src) {
@@ -114,12 +127,17 @@ static void describe_run(run_info *ri, int argc, char **argv, const wl_source *s
     snprintf(ri->source, sizeof ri->source, "%s (%s)", wl_source_name(src), src->note);
     ri->procs = omp_get_num_procs();
     ri->max_threads = omp_get_max_threads();
+    ri->load = load_average();
 }
 
 static void print_run_info(FILE *f, const run_info *ri, const char *prefix) {
     fprintf(f, "%slibimmiscible %s, SIMD %s, %s, %d logical CPUs, %d OpenMP threads\n", prefix,
             imm_version_string(), imm_simd_arch(), ri->cpu, ri->procs, ri->max_threads);
     fprintf(f, "%s%s; images: %s\n", prefix, ri->date, ri->source);
+    if (ri->load >= 0.0)
+        fprintf(f, "%sload average before the run: %.2f on %d CPUs%s\n", prefix, ri->load,
+                ri->procs,
+                ri->load > 0.5 * ri->procs ? " (busy: multi-threaded times suffer most)" : "");
     fprintf(f, "%scommand: %s\n", prefix, ri->command);
 }
 
@@ -410,7 +428,11 @@ int main(int argc, char **argv) {
         printf("\n");
     }
     progress_clear(&pg);
-    printf("%zu cells in %.1f s\n", n, now_s() - pg.start);
+    double load = load_average();
+    printf("%zu cells in %.1f s", n, now_s() - pg.start);
+    if (load >= 0.0)
+        printf("; load average at the end: %.2f", load);
+    printf("\n");
 
     if (cfg.csv_path && write_csv_file(cfg.csv_path, cells, n) != 0)
         failed = 1;
