@@ -131,7 +131,9 @@ typedef struct imm_options {
     int num_threads;         /* >= 0; 0 = the OpenMP default (omp_get_max_threads()) */
     /* IMM_SOLVER_AUCTION: relative accuracy target. The auction stops at the epsilon with
        rows * epsilon <= accuracy * (max cost - min cost), which bounds the gap to the optimum
-       by that amount. 0 = IMM_AUCTION_DEFAULT_ACCURACY; otherwise finite and > 0. */
+       by that amount. 0 = IMM_AUCTION_DEFAULT_ACCURACY; otherwise finite and > 0.
+       Rectangular problems with many extra columns ((cols - rows) * 8 > cols) are always
+       solved exactly (the auction would fight price wars there); imm_lap_info.exact says so. */
     double accuracy;
     /* IMM_SOLVER_AUCTION: non-zero = finish exactly, seeding the exact solver with the auction's
        prices (the result is then optimal, like IMM_SOLVER_EXACT). Default 0. */
@@ -241,19 +243,20 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *  Notes:
  *   1. n == 0 or m == 0 is valid and writes nothing. On any error out is not written at all.
  *   2. Arithmetic. Each row is first represented in the precision (x~, see 4), its squared norm
- *      computed once in double, and d^2 = (|x~|^2 + |y~|^2) - 2 x~.y~ is formed in double from a
- *      dot product taken in blocks of 256 dimensions: within a block, one fp32 accumulator per
- *      output adds the products in increasing k with one FMA each (BF16: per pair of k, the odd
- *      product, rounded, then the even one, as vdpbf16ps); the block sums are added in double.
- *      INT8 dot products are exact integers. Where cancellation ruins that formula (d^2 below
- *      1/16 of |x~|^2 + |y~|^2: nearly equal rows) the output is recomputed as the sum of
- *      (x~_k - y~_k)^2 in double. d^2 is clamped at 0, rounded to float, and for L2 the square
- *      root of the clamped double is rounded to float.
+ *      computed once in double, and d^2 = (|x~|^2 + |y~|^2) - 2 x~.y~ is formed in double. The
+ *      dot product is taken in blocks of 256 dimensions: within a block, one fp32 accumulator
+ *      per output adds the products in increasing k with one FMA each (BF16: per pair of k, the
+ *      odd product, rounded, then the even one, as vdpbf16ps); the block sums are then added in
+ *      fp32, in block order. INT8 dot products are exact integers. Where cancellation ruins
+ *      that formula (d^2 below 1/16 of |x~|^2 + |y~|^2: nearly equal rows), and for the pairs of
+ *      huge rows whose distance might not fit in a float, the output is the sum of
+ *      (x~_k - y~_k)^2 in double instead. d^2 is clamped at 0, rounded to float, and for L2 the
+ *      square root of the clamped double is rounded to float.
  *   3. Determinism: every SIMD variant (see imm_simd_arch()) and every thread count returns
  *      bitwise the same out, for every precision.
  *   4. Precisions, the rows the kernels see, and the inputs they are safe for:
- *      - FP32: x~ = x. Any finite input; rows with |x|^2 > 2^120 are scaled by an exact power
- *        of two first, so the fp32 sums cannot overflow.
+ *      - FP32: x~ = x. Any finite input: when max |v| sqrt(dim) exceeds 2^60, x and y are
+ *        scaled by an exact power of two first (and d^2 back), so fp32 sums cannot overflow.
  *      - FP16: x~ = x rounded to IEEE half (ties to even; the numerics of the reference
  *        Immiscible Diffusion code, products summed in fp32). No input scale is needed: the
  *        products of two halves are exact in fp32 and nothing is accumulated in half, so the
@@ -263,9 +266,9 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *      - BF16: x~ = x rounded to bfloat16 (ties to even), |v| < 2^-40 flushed to 0. Any finite
  *        input; |x~_k - x_k| <= 2^-8 |x_k| (2^-40 below the flush).
  *      - INT8: per row, with a = max_k |x_k|: q_k = rint(x_k * (127 / a)) (in double, ties to
- *        even), x~_k = q_k * a / 127; |x~_k - x_k| <= a / 254. Any finite input and any dim:
- *        the integer sums are exact (int32 per block of 1024 dimensions, 1024 * 255 * 127 <
- *        2^31, then double).
+ *        even), x~_k = q_k * a / 127; |x~_k - x_k| <= a / 254. Any finite input. The dot
+ *        products are int32 sums of q_x (q_y + 128) (the u8 x s8 form of vpdpbusd), exact for
+ *        dim <= 66311 (66311 * 255 * 127 < 2^31); a larger dim is IMM_ERR_TOO_LARGE.
  *   5. Accuracy against the exact distance d~ of the rows x~, y~ (tested): everywhere
  *      |out^2 - d~^2| <= 1e-6 (|x~|^2 + |y~|^2) (L2; SQL2 likewise on out), and the relative
  *      error is <= 1e-5 wherever d~ >= 0.1 sqrt(|x~|^2 + |y~|^2). Against the unrounded rows
@@ -274,8 +277,9 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *      max_k |x_k| sqrt(dim) / 254 (INT8), 0 (FP32).
  *   6. Speed: AVX-512 (with VNNI for INT8 and BF16 for BF16 where the CPU has them) or AVX2
  *      kernels, chosen once per process; OpenMP over blocks of the output.
- *   7. Memory: packed copies of x and y (dim * 4 bytes per row for FP32 and FP16, 2 for BF16,
- *      1 for INT8 (2 without VNNI)), plus about 120 KiB per thread, allocated per call. */
+ *   7. Memory (allocated per call): about 100 bytes per row of x and y, up to 1 MiB of packed
+ *      y (more only when m exceeds 1024 rows: 256 * 4 bytes per row), and per thread at most
+ *      about 0.5 MiB of packed x. out holds the dot products while they are summed. */
 IMM_API IMM_NODISCARD int imm_distance(const float *x, size_t n, const float *y, size_t m,
                                        size_t dim, const imm_options *opts, float *out);
 
@@ -305,8 +309,10 @@ IMM_API IMM_NODISCARD int imm_permute_rows(float *rows, size_t n, size_t dim,
  *  Notes: 1. batch == 0 is valid and does nothing. dim == 0 with batch > 0 is invalid.
  *         2. The multiset of noise rows is preserved bitwise: only their order changes.
  *         3. x and noise must not overlap.
- *         4. Memory: the batch x batch float distance matrix (64 MiB at batch 4096) plus
- *            O(batch + dim); see imm_ctx_workspace_size(). */
+ *         4. Memory: the batch x batch float distance matrix (64 MiB at batch 4096), the
+ *            distance kernels' packed copies of x and noise (imm_distance note 7: 96 MiB for
+ *            fp32 at batch 4096, dim 3072; a quarter of that for int8), and O(batch + dim);
+ *            imm_ctx_workspace_size() gives the exact figure. */
 IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                                            const imm_options *opts, int32_t *perm);
 
@@ -323,7 +329,8 @@ IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t 
  *         2. Unlike the batch permutation, choosing from a larger pool biases the noise toward
  *            the images: the kept rows are the pool's nearest, not a reordering of Gaussian
  *            draws, so the noise a model is trained on is no longer N(0, I) given the batch.
- *         3. Memory: the batch x pool_size float distance matrix plus O(pool_size + dim). */
+ *         3. Memory: the batch x pool_size float distance matrix, the packed copies of x and
+ *            pool (imm_distance note 7), and O(pool_size + dim). */
 IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, const float *pool,
                                                 size_t pool_size, size_t dim,
                                                 const imm_options *opts, float *out,
@@ -388,7 +395,9 @@ IMM_API IMM_NODISCARD int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x,
 
 /*! imm_ctx_workspace_size() :
  *  @param bytes out: the workspace a context needs for (batch, dim) with *opts (NULL = defaults),
- *         in bytes. At batch 4096 with fp32 this is about 64 MiB (the distance matrix).
+ *         in bytes: the batch x batch float distance matrix, the packed copies of the images and
+ *         the noise (imm_distance note 7) and O(batch + dim). Measured at batch 4096, dim 3072:
+ *         162 MiB for fp32 and fp16, 114 MiB for bf16, 90 MiB for int8.
  *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_UNSUPPORTED. */
 IMM_API IMM_NODISCARD int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim,
                                                  size_t *bytes);

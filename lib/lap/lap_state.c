@@ -31,7 +31,7 @@ void imm_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->cost = cost;
     s->rows = rows;
     s->n = n;
-    s->m = cols <= 2 * rows ? n : rows;
+    s->m = (cols - rows) * 8 <= cols ? n : rows; /* see lap_state.h */
     s->kern = imm_lap_kernels();
     s->threads = threads;
     s->cmin = s->cmax = 0.0;
