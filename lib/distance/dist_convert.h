@@ -58,11 +58,10 @@ static inline double dist_rint(double t) {
 }
 
 /* INT8 quantization of one value of a row whose largest magnitude is amax > 0:
-   q = rint(v * (127 / amax)), computed in double; |q| <= 127. */
+   q = rint(v * (127 / amax)), computed in double. |v| <= amax, so |v * inv| <= 127 (1 + 2^-52)
+   and |q| <= 127 without a clamp. */
 static inline int32_t dist_quantize(float v, double inv) {
-    double q = dist_rint((double)v * inv);
-    q = q > 127.0 ? 127.0 : q;
-    return (int32_t)(q < -127.0 ? -127.0 : q);
+    return (int32_t)dist_rint((double)v * inv);
 }
 
 /* Sums of squares in a fixed order: 8 double lanes (k mod 8), each x*x then +, lanes combined

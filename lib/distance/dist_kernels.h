@@ -1,21 +1,22 @@
 /* dist_kernels.h - the dot-product micro-kernels behind imm_distance, one table per ISA.
  *
  * A micro-kernel multiplies one packed panel of MR rows of x by one packed panel of NR rows of
- * y over kb consecutive dimensions and adds the MR x NR block of dot products to a double tile:
+ * y over kb consecutive dimensions and stores (first block) or adds its MR x NR dot products to
+ * the output, which accumulates them across the blocks of dimensions:
  *
- *     c[r * NR + j] (+)= (double) sum_{k < kb} a[r][k] * b[j][k]
+ *     c[r * ldc + j] = (first ? 0 : c[r * ldc + j]) + sum_{k < kb} a[r][k] * b[j][k]
  *
- * The inner sum is formed in one fp32 (or int32) accumulator per output, starting from zero and
- * adding the products in increasing k (fp32: one FMA per product; bf16: vdpbf16ps order, the odd
- * element of each pair first). The front end calls it for consecutive blocks of the same kb for
- * every ISA, so each output's arithmetic is fixed by the precision alone: every kernel of a
- * precision returns bitwise the same tile, whatever its MR x NR, and whatever the tiling.
+ * FP32 / FP16 / BF16: c is float; the block sum is formed in one fp32 accumulator per output,
+ * starting from zero and adding the products in increasing k (one FMA each; BF16 as vdpbf16ps:
+ * per pair of k the odd product, rounded, then the even one), then added to c in fp32 (the first
+ * block is stored as is). INT8: c is int32 and every sum is exact. The front end uses the same
+ * blocks (DIST_KC_*) for every ISA, so each output's arithmetic depends on the precision alone:
+ * every kernel of a precision gives bitwise the same c, whatever its MR x NR and the tiling.
  *
- * Packed layout of a panel of P rows (P = MR for x, NR for y) over Dp dimensions (D rounded up
- * to `kgroup`), element e(row, k), groups of kgroup consecutive k:
- *     index((k / kgroup) * P + row) * kgroup + k % kgroup
- * padded rows and dimensions hold zeros. A block of kb dimensions starting at pc (a multiple of
- * kgroup) starts pc * P elements into the panel.
+ * Packed layout of a panel of P rows (P = MR for x, NR for y) over a block of kb dimensions
+ * (rounded up to `kgroup`), element e(row, k), groups of kgroup consecutive k:
+ *     index ((k / kgroup) * P + row) * kgroup + k % kgroup
+ * Padded rows and dimensions hold zeros.
  */
 #ifndef IMM_DISTANCE_DIST_KERNELS_H
 #define IMM_DISTANCE_DIST_KERNELS_H
@@ -33,30 +34,39 @@ typedef enum {
     DIST_STORE_I16 = 3   /* x: int16 q, y: int16 q + 128, kgroup 2 (vpmaddwd operand) */
 } dist_store;
 
-/* c (MR x NR doubles, row-major) = (first ? 0 : c) + the block of dot products. For the int8
-   stores the dot product is sum q_x * (q_y + 128); the front end removes the offset. */
-typedef void (*dist_tile_fn)(const void *a, const void *b, size_t kb, double *c, int first);
+/* c: float (int32 for the INT8 stores: the sum of q_x * (q_y + 128); the front end removes the
+   offset). Row r of the tile at c + r * ldc. */
+typedef void (*dist_tile_fn)(const void *a, const void *b, size_t kb, void *c, size_t ldc,
+                             int first);
 
 struct dist_plan_s;
-/* Packs panel `panel` of x (is_y false) or y into the plan's buffers (dist_pack_body.h). */
-typedef void (*dist_pack_fn)(struct dist_plan_s *p, bool is_y, size_t panel, const float *src,
-                             size_t rows, void *scratch);
+
+/* Packs rows [r0, r0 + P) (of `rows`) of src (x or y), dimensions [k0, k0 + kb), into one
+   panel at dst; accumulates the rows' norms and INT8 sums (dist_pack_body.h). */
+typedef void (*dist_pack_fn)(const struct dist_plan_s *p, bool is_y, size_t r0, const float *src,
+                             size_t k0, size_t kb, void *dst, void *scratch, bool stats);
+
+/* Turns rows [i0, i1) of the output, holding dot products, into distances (dist_finish_body.h). */
+typedef void (*dist_finish_fn)(const struct dist_plan_s *p, size_t i0, size_t i1, const float *x,
+                               const float *y, float *out);
 
 typedef struct {
     dist_tile_fn tile;
     dist_pack_fn pack;
+    dist_finish_fn finish;
     const char *name; /* e.g. "f32_avx512_14x32", for benchmarks and bug reports */
     unsigned mr, nr;  /* micro-tile: rows of x, rows of y */
     unsigned kgroup;  /* consecutive dimensions per packed group */
     dist_store store;
-    unsigned mc, nc; /* preferred cache block, in rows of x / rows of y */
+    unsigned mc; /* preferred block of rows of x per task (a multiple of mr) */
 } dist_kernel;
 
-/* Dimensions per accumulation block (the "documented blocked order"): fp32 sums never run over
-   more than DIST_KC_FLOAT products before they are added in double. int8 blocks only need to
-   keep the int32 sum exact: DIST_KC_INT8 * 255 * 127 < 2^31. */
+/* Dimensions per block (the "documented blocked order"): an fp32 sum never runs over more than
+   DIST_KC_FLOAT products before it is added to the output. INT8 blocks only bound the packing
+   buffers: the int32 sums stay exact over DIST_INT8_MAX_DIM dimensions, 255 * 127 * D < 2^31. */
 #define DIST_KC_FLOAT 256
 #define DIST_KC_INT8 1024
+#define DIST_INT8_MAX_DIM 66311
 
 /* The kernel of the active variant for a precision (chosen once; never NULL). */
 const dist_kernel *imm_dist_kernel(imm_precision precision);
@@ -68,12 +78,15 @@ extern const dist_kernel imm_dist_f32_avx512;
 extern const dist_kernel imm_dist_bf16_avx512bf16;
 extern const dist_kernel imm_dist_i8_avx512vnni;
 
-/* The packers, one stamp of dist_pack_body.h per ISA. */
-void imm_dist_pack_panel_scalar(struct dist_plan_s *p, bool is_y, size_t panel, const float *src,
-                                size_t rows, void *scratch);
-void imm_dist_pack_panel_avx2(struct dist_plan_s *p, bool is_y, size_t panel, const float *src,
-                              size_t rows, void *scratch);
-void imm_dist_pack_panel_avx512(struct dist_plan_s *p, bool is_y, size_t panel, const float *src,
-                                size_t rows, void *scratch);
+/* The packers and finishers: one stamp of dist_pack_body.h / dist_finish_body.h per ISA. */
+#define DIST_DECLARE_STAMP(isa)                                                                    \
+    void imm_dist_pack_panel_##isa(const struct dist_plan_s *p, bool is_y, size_t r0,              \
+                                   const float *src, size_t k0, size_t kb, void *dst,              \
+                                   void *scratch, bool stats);                                     \
+    void imm_dist_finish_rows_##isa(const struct dist_plan_s *p, size_t i0, size_t i1,             \
+                                    const float *x, const float *y, float *out);
+DIST_DECLARE_STAMP(scalar)
+DIST_DECLARE_STAMP(avx2)
+DIST_DECLARE_STAMP(avx512)
 
 #endif

@@ -3,7 +3,8 @@
  * f32: 6 x 16, the classic Haswell shape: 12 ymm accumulators, 2 loads of y and 6 broadcasts
  * of x per dimension. i16: INT8 values widened to int16 pairs for vpmaddwd, which cannot
  * saturate (|q_x| <= 127, q_y + 128 <= 255), same 6 x 16 shape. Both reproduce the scalar
- * reference bit for bit: FMA per product in k order / exact integer sums.
+ * reference bit for bit: FMA per product in k order, block sums added in fp32 / exact integer
+ * sums.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -13,31 +14,20 @@
 #define MR 6
 #define NR 16
 
-/* c[0..7] (+)= the 8 floats of v, widened to double. */
-static inline void add_f32x8(double *c, __m256 v, int first) {
-    __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-    __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-    if (!first) {
-        lo = _mm256_add_pd(lo, _mm256_loadu_pd(c));
-        hi = _mm256_add_pd(hi, _mm256_loadu_pd(c + 4));
-    }
-    _mm256_storeu_pd(c, lo);
-    _mm256_storeu_pd(c + 4, hi);
+/* c[0..7] = v (first block) or c[0..7] + v. */
+static inline void add_f32x8(float *c, __m256 v, int first) {
+    _mm256_storeu_ps(c, first ? v : _mm256_add_ps(_mm256_loadu_ps(c), v));
 }
 
-static inline void add_i32x8(double *c, __m256i v, int first) {
-    __m256d lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
-    __m256d hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
-    if (!first) {
-        lo = _mm256_add_pd(lo, _mm256_loadu_pd(c));
-        hi = _mm256_add_pd(hi, _mm256_loadu_pd(c + 4));
-    }
-    _mm256_storeu_pd(c, lo);
-    _mm256_storeu_pd(c + 4, hi);
+static inline void add_i32x8(int32_t *c, __m256i v, int first) {
+    __m256i *p = (__m256i *)c;
+    _mm256_storeu_si256(p, first ? v : _mm256_add_epi32(_mm256_loadu_si256(p), v));
 }
 
-static void tile_f32_avx2(const void *av, const void *bv, size_t kb, double *c, int first) {
+static void tile_f32_avx2(const void *av, const void *bv, size_t kb, void *cv, size_t ldc,
+                          int first) {
     const float *a = av, *b = bv;
+    float *c = cv;
     __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (size_t k = 0; k < kb; k++, a += MR, b += NR) {
@@ -53,13 +43,15 @@ static void tile_f32_avx2(const void *av, const void *bv, size_t kb, double *c, 
     const __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
                                {c30, c31}, {c40, c41}, {c50, c51}};
     for (int r = 0; r < MR; r++) {
-        add_f32x8(c + r * NR, acc[r][0], first);
-        add_f32x8(c + r * NR + 8, acc[r][1], first);
+        add_f32x8(c + r * ldc, acc[r][0], first);
+        add_f32x8(c + r * ldc + 8, acc[r][1], first);
     }
 }
 
-static void tile_i16_avx2(const void *av, const void *bv, size_t kb, double *c, int first) {
+static void tile_i16_avx2(const void *av, const void *bv, size_t kb, void *cv, size_t ldc,
+                          int first) {
     const int16_t *a = av, *b = bv;
+    int32_t *c = cv;
     __m256i c00 = _mm256_setzero_si256(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m256i c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     for (size_t k = 0; k < kb; k += 2, a += 2 * MR, b += 2 * NR) {
@@ -78,12 +70,30 @@ static void tile_i16_avx2(const void *av, const void *bv, size_t kb, double *c, 
     const __m256i acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21},
                                 {c30, c31}, {c40, c41}, {c50, c51}};
     for (int r = 0; r < MR; r++) {
-        add_i32x8(c + r * NR, acc[r][0], first);
-        add_i32x8(c + r * NR + 8, acc[r][1], first);
+        add_i32x8(c + r * ldc, acc[r][0], first);
+        add_i32x8(c + r * ldc + 8, acc[r][1], first);
     }
 }
 
 const dist_kernel imm_dist_f32_avx2 = {
-    tile_f32_avx2, imm_dist_pack_panel_avx2, "f32_avx2_6x16", MR, NR, 1, DIST_STORE_F32, 96, 256};
+    .tile = tile_f32_avx2,
+    .pack = imm_dist_pack_panel_avx2,
+    .finish = imm_dist_finish_rows_avx2,
+    .name = "f32_avx2_6x16",
+    .mr = MR,
+    .nr = NR,
+    .kgroup = 1,
+    .store = DIST_STORE_F32,
+    .mc = 96,
+};
 const dist_kernel imm_dist_i16_avx2 = {
-    tile_i16_avx2, imm_dist_pack_panel_avx2, "i16_avx2_6x16", MR, NR, 2, DIST_STORE_I16, 96, 256};
+    .tile = tile_i16_avx2,
+    .pack = imm_dist_pack_panel_avx2,
+    .finish = imm_dist_finish_rows_avx2,
+    .name = "i16_avx2_6x16",
+    .mr = MR,
+    .nr = NR,
+    .kgroup = 2,
+    .store = DIST_STORE_I16,
+    .mc = 96,
+};

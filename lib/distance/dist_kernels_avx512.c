@@ -4,8 +4,11 @@
 #include "distance/dist_avx512_common.h"
 #include "distance/dist_kernels.h"
 
-static void tile_f32_avx512(const void *av, const void *bv, size_t kb, double *c, int first) {
+static void tile_f32_avx512(const void *av, const void *bv, size_t kb, void *cv, size_t ldc,
+                            int first) {
+    float *c = cv;
     const float *a = av, *b = bv;
+    dist_z_prefetch_c(c, ldc * sizeof *c, first);
     DIST_Z_DECLARE(__m512, _mm512_setzero_ps());
     for (size_t k = 0; k < kb; k++, a += DIST_Z_MR, b += DIST_Z_NR) {
         const __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
@@ -20,12 +23,14 @@ static void tile_f32_avx512(const void *av, const void *bv, size_t kb, double *c
     DIST_Z_STORE(dist_z_add_f32, c, first);
 }
 
-const dist_kernel imm_dist_f32_avx512 = {tile_f32_avx512,
-                                         imm_dist_pack_panel_avx512,
-                                         "f32_avx512_14x32",
-                                         DIST_Z_MR,
-                                         DIST_Z_NR,
-                                         1,
-                                         DIST_STORE_F32,
-                                         112,
-                                         256};
+const dist_kernel imm_dist_f32_avx512 = {
+    .tile = tile_f32_avx512,
+    .pack = imm_dist_pack_panel_avx512,
+    .finish = imm_dist_finish_rows_avx512,
+    .name = "f32_avx512_14x32",
+    .mr = DIST_Z_MR,
+    .nr = DIST_Z_NR,
+    .kgroup = 1,
+    .store = DIST_STORE_F32,
+    .mc = 112,
+};

@@ -7,8 +7,11 @@
 #include "distance/dist_avx512_common.h"
 #include "distance/dist_kernels.h"
 
-static void tile_bf16_avx512(const void *av, const void *bv, size_t kb, double *c, int first) {
+static void tile_bf16_avx512(const void *av, const void *bv, size_t kb, void *cv, size_t ldc,
+                             int first) {
+    float *c = cv;
     const uint16_t *a = av, *b = bv;
+    dist_z_prefetch_c(c, ldc * sizeof *c, first);
     DIST_Z_DECLARE(__m512, _mm512_setzero_ps());
     for (size_t k = 0; k < kb; k += 2, a += 2 * DIST_Z_MR, b += 2 * DIST_Z_NR) {
         const __m512bh b0 = (__m512bh)_mm512_load_si512(b);
@@ -26,12 +29,14 @@ static void tile_bf16_avx512(const void *av, const void *bv, size_t kb, double *
     DIST_Z_STORE(dist_z_add_f32, c, first);
 }
 
-const dist_kernel imm_dist_bf16_avx512bf16 = {tile_bf16_avx512,
-                                              imm_dist_pack_panel_avx512,
-                                              "bf16_avx512bf16_14x32",
-                                              DIST_Z_MR,
-                                              DIST_Z_NR,
-                                              2,
-                                              DIST_STORE_BF16,
-                                              112,
-                                              256};
+const dist_kernel imm_dist_bf16_avx512bf16 = {
+    .tile = tile_bf16_avx512,
+    .pack = imm_dist_pack_panel_avx512,
+    .finish = imm_dist_finish_rows_avx512,
+    .name = "bf16_avx512bf16_14x32",
+    .mr = DIST_Z_MR,
+    .nr = DIST_Z_NR,
+    .kgroup = 2,
+    .store = DIST_STORE_BF16,
+    .mc = 112,
+};

@@ -1,11 +1,12 @@
-/* dist_pack_body.h - packing one panel of x or y: rounding (FP16, BF16), per-row INT8
- * quantization, squared norms once per row. Stamped once per ISA (dist_pack.c, dist_pack_avx2.c,
- * dist_pack_avx512.c), like the kernels: each file defines DIST_PACK_PANEL to the name of its
- * entry point and includes this body, compiled with its own flags.
+/* dist_pack_body.h - packing one panel of x or y over one block of dimensions: rounding (FP16,
+ * BF16), INT8 quantization, and the rows' running norms / INT8 sums. Stamped once per ISA
+ * (dist_pack.c, dist_stamp_avx2.c, dist_stamp_avx512.c), like the kernels: each file defines
+ * DIST_PACK_PANEL to the name of its entry point and includes this body, compiled with its own
+ * flags.
  *
  * Only plain IEEE arithmetic in a fixed order (selects, no libm, no FMA: the files are compiled
  * with -ffp-contract=off), so whatever the compiler vectorises, every stamp writes the same bits.
- * Norms use the 8-lane order of dist_convert.h.
+ * Norms use the 8-lane order of dist_convert.h: lane k % 8 of a row adds the squares in k order.
  */
 #include <math.h>
 #include <string.h>
@@ -17,28 +18,21 @@
 #error "define DIST_PACK_PANEL before including dist_pack_body.h"
 #endif
 
-#define CHUNK                                                                                      \
-    64           /* dimensions per pass over a panel's rows: that slice of the panel stays in L1   \
-                  */
+/* Dimensions per pass over a panel's rows. One chunk of the panel is assembled in the scratch
+   (in L1) and then copied out contiguously: written directly, every strided store would miss. */
+#define CHUNK 64
 #define P_MAX 64 /* rows per panel, at most */
+_Static_assert(CHUNK *P_MAX * 4 <= DIST_PACK_SCRATCH, "DIST_PACK_SCRATCH too small");
+_Static_assert(DIST_KC_FLOAT % CHUNK == 0 && DIST_KC_INT8 % CHUNK == 0, "blocks of chunks");
 
-/* Running sums of one panel's rows, in the fixed 8-lane order. */
-typedef struct {
-    double conv[P_MAX][8]; /* squares of the packed values */
-    double raw[P_MAX][8];  /* squares of the inputs (BF16 only: tells NaN/Inf from overflow) */
-    int64_t sq[P_MAX], sum[P_MAX];
-    double inv[P_MAX]; /* INT8: 127 / max|v| of the row */
-} panel_sums;
-_Static_assert(sizeof(panel_sums) <= DIST_PACK_SCRATCH, "DIST_PACK_SCRATCH too small");
-
-static void add_squares(double l[8], const float *v, size_t k0, size_t n) {
-    /* k0 is a multiple of 8 except in the last chunk's tail, handled one by one */
+static void add_squares(double l[8], const float *v, size_t n) {
+    /* chunks start at multiples of 8, so lane k % 8 of the row is lane k % 8 here */
     size_t k = 0;
     for (; k + 8 <= n; k += 8)
         for (int j = 0; j < 8; j++)
             l[j] += (double)v[k + j] * (double)v[k + j];
     for (; k < n; k++)
-        l[(k0 + k) & 7] += (double)v[k] * (double)v[k];
+        l[k & 7] += (double)v[k] * (double)v[k];
 }
 
 /* Rounds v[0..n) to what the kernels see. */
@@ -60,117 +54,114 @@ static void convert_chunk(const dist_plan *p, const float *v, size_t n, float *o
     }
 }
 
-/* One chunk [k0, k0 + n) of row r of a float / bf16 panel. */
-static void pack_chunk_float(const dist_plan *p, const float *v, size_t k0, size_t n, void *panel,
-                             size_t P, size_t r, panel_sums *ps) {
-    float stage[CHUNK];
-    convert_chunk(p, v + k0, n, stage);
-    add_squares(ps->conv[r], stage, k0, n);
-    if (p->prec == IMM_PRECISION_BF16)
-        add_squares(ps->raw[r], v + k0, k0, n);
-    if (p->k->store == DIST_STORE_BF16) {
-        uint16_t *o = panel;
-        for (size_t k = 0; k < n; k++)
-            o[(((k0 + k) >> 1) * P + r) * 2 + ((k0 + k) & 1)] =
-                (uint16_t)(dist_bits(stage[k]) >> 16);
-    } else {
-        float *o = panel;
-        const size_t sw = p->swap_pairs ? 1 : 0;
-        for (size_t k = 0; k < n; k++)
-            o[((k0 + k) ^ sw) * P + r] = stage[k];
-    }
+/* Stores into the chunk buffer stay scalar: vectorised, GCC makes them scatter instructions,
+   several times slower (microcoded on AMD). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define DIST_SCALAR_STORES __attribute__((noinline, optimize("no-tree-vectorize")))
+#else
+#define DIST_SCALAR_STORES __attribute__((noinline))
+#endif
+
+/* Word w of row r at w * P + r (words: floats, or 32-bit groups of bf16 / int16 / int8). */
+DIST_SCALAR_STORES static void store_words(uint32_t *tile, const uint32_t *words, size_t count,
+                                           size_t P, size_t r) {
+    for (size_t w = 0; w < count; w++)
+        tile[w * P + r] = words[w];
 }
 
-/* INT8, first pass over a row: max|v| and the raw squares (which also catch NaN/Inf). */
-static void int8_row_scale(const float *v, size_t dim, size_t r, panel_sums *ps) {
-    float amax = 0.0f;
-    for (size_t k = 0; k < dim; k++) {
-        float a = fabsf(v[k]);
-        amax = a > amax ? a : amax;
+/* n dimensions of one row (v) into row r of the chunk buffer: float and bf16 stores. */
+static void pack_chunk_float(const dist_plan *p, const float *v, size_t n, size_t P, size_t r,
+                             uint32_t *tile, double *lanes) {
+    union {
+        float f[CHUNK + 1];
+        uint32_t w[CHUNK + 1];
+    } stage;
+    convert_chunk(p, v, n, stage.f);
+    if (lanes != NULL)
+        add_squares(lanes, stage.f, n);
+    stage.f[n] = 0.0f; /* an odd last chunk: the pad of its last pair */
+    if (p->k->store == DIST_STORE_BF16) {
+        uint32_t words[CHUNK / 2 + 1];
+        for (size_t w = 0; w < (n + 1) / 2; w++)
+            words[w] = (stage.w[2 * w] >> 16) | (stage.w[2 * w + 1] & 0xffff0000u);
+        store_words(tile, words, (n + 1) / 2, P, r);
+    } else if (p->swap_pairs) { /* odd element of each pair first, as vdpbf16ps */
+        uint32_t swapped[CHUNK + 1];
+        for (size_t k = 0; k < (n + 1) / 2 * 2; k++)
+            swapped[k] = stage.w[k ^ 1];
+        store_words(tile, swapped, (n + 1) / 2 * 2, P, r);
+    } else {
+        store_words(tile, stage.w, n, P, r);
     }
-    add_squares(ps->raw[r], v, 0, dim);
-    ps->inv[r] = amax > 0.0f ? 127.0 / (double)amax : 0.0;
-    ps->conv[r][0] = (double)amax / 127.0; /* the row's scale, kept here until the end */
 }
 
 /* INT8: q = rint(v * 127 / max|v|); x keeps q, y stores q + 128 (the unsigned operand of
-   vpdpbusd), in bytes (kgroup 1 or 4) or int16 pairs (kgroup 2, vpmaddwd). */
-static void pack_chunk_int8(const dist_plan *p, bool is_y, const float *v, size_t k0, size_t n,
-                            void *panel, size_t P, size_t r, panel_sums *ps) {
-    const size_t g = p->k->kgroup;
+   vpdpbusd), as bytes (groups of 1 or 4) or int16 pairs (vpmaddwd). */
+static void pack_chunk_int8(const dist_plan *p, bool is_y, const float *v, size_t n, size_t P,
+                            size_t r, double inv, uint32_t *tile, int64_t *sq_out,
+                            int64_t *sum_out) {
     const int32_t off = is_y ? 128 : 0;
-    const double inv = ps->inv[r];
-    int32_t q[CHUNK];
-    int64_t sq = 0, sum = 0;
+    int32_t q[CHUNK], sq = 0, sum = 0; /* a chunk's sums fit: 64 * 127^2 < 2^31 */
     for (size_t k = 0; k < n; k++)
-        q[k] = dist_quantize(v[k0 + k], inv);
-    for (size_t k = 0; k < n; k++) {
-        sq += q[k] * q[k];
-        sum += q[k];
+        q[k] = dist_quantize(v[k], inv);
+    if (sq_out != NULL) {
+        for (size_t k = 0; k < n; k++) {
+            sq += q[k] * q[k];
+            sum += q[k];
+        }
+        *sq_out += sq;
+        if (sum_out != NULL)
+            *sum_out += sum;
     }
-    ps->sq[r] += sq;
-    ps->sum[r] += sum;
+    union {
+        uint8_t b[CHUNK + 4];
+        int16_t h[CHUNK + 2];
+        uint32_t w[CHUNK];
+    } out;
     if (p->k->store == DIST_STORE_I16) {
-        int16_t *o = panel;
-        for (size_t k = k0; k < k0 + n; k++)
-            o[((k >> 1) * P + r) * 2 + (k & 1)] = (int16_t)(q[k - k0] + off);
-    } else if (g == 4) {
-        uint8_t *o = panel;
-        for (size_t k = k0; k < k0 + n; k++)
-            o[((k >> 2) * P + r) * 4 + (k & 3)] = (uint8_t)(q[k - k0] + off);
-    } else {
-        uint8_t *o = panel;
-        for (size_t k = k0; k < k0 + n; k++)
-            o[k * P + r] = (uint8_t)(q[k - k0] + off);
+        for (size_t k = 0; k < n; k++)
+            out.h[k] = (int16_t)(q[k] + off);
+        out.h[n] = 0; /* the pad of an odd last chunk */
+        store_words(tile, out.w, (n + 1) / 2, P, r);
+    } else if (p->k->kgroup == 4) { /* little-endian: bytes k .. k + 3 are word k / 4 */
+        for (size_t k = 0; k < n; k++)
+            out.b[k] = (uint8_t)(q[k] + off);
+        out.b[n] = out.b[n + 1] = out.b[n + 2] = 0; /* pads of the last group */
+        store_words(tile, out.w, (n + 3) / 4, P, r);
+    } else { /* one byte per dimension: bytes straight into the chunk buffer */
+        uint8_t *t = (uint8_t *)tile;
+        for (size_t k = 0; k < n; k++)
+            t[k * P + r] = (uint8_t)(q[k] + off);
     }
 }
 
-/* One panel of P rows starting at row r0 of src (rows of them exist). */
-void DIST_PACK_PANEL(dist_plan *p, bool is_y, size_t panel_index, const float *src, size_t rows,
-                     void *scratch) {
-    panel_sums *ps = scratch;
-    const size_t P = is_y ? p->k->nr : p->k->mr, r0 = panel_index * P, dim = p->dim;
+void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src, size_t k0,
+                     size_t kb, void *dst, void *scratch, bool stats) {
+    const size_t P = is_y ? p->k->nr : p->k->mr, rows = is_y ? p->m : p->n, dim = p->dim;
     const size_t count = rows - r0 < P ? rows - r0 : P;
-    const size_t panel_bytes = P * p->dp * p->elem;
+    const uint32_t *maxbits = is_y ? p->ymax : p->xmax;
+    double *lanes = is_y ? p->ylanes : p->xlanes;
+    int64_t *sq = is_y ? p->ysq : p->xsq;
     const bool int8 = p->prec == IMM_PRECISION_INT8;
-    unsigned char *panel = (unsigned char *)(is_y ? p->py : p->px) + panel_index * panel_bytes;
-    if (count < P || p->dp > dim)
-        memset(panel, 0, panel_bytes);
-    memset(ps, 0, sizeof *ps);
-    if (int8)
-        for (size_t r = 0; r < count; r++)
-            int8_row_scale(src + (r0 + r) * dim, dim, r, ps);
-    for (size_t k0 = 0; k0 < dim; k0 += CHUNK) {
-        const size_t n = dim - k0 < CHUNK ? dim - k0 : CHUNK;
+    uint32_t *tile = scratch;
+    for (size_t c0 = 0; c0 < kb; c0 += CHUNK) {
+        const size_t n = kb - c0 < CHUNK ? kb - c0 : CHUNK;
+        const size_t bytes = (n + p->group - 1) / p->group * p->group * P * p->elem;
+        if (count < P || n % p->group != 0)
+            memset(tile, 0, bytes); /* padding rows / dimensions */
         for (size_t r = 0; r < count; r++) {
-            const float *v = src + (r0 + r) * dim;
-            if (!int8)
-                pack_chunk_float(p, v, k0, n, panel, P, r, ps);
-            else if (ps->inv[r] == ps->inv[r]) /* skip rows with NaN/Inf (the call fails) */
-                pack_chunk_int8(p, is_y, v, k0, n, panel, P, r, ps);
+            const size_t row = r0 + r;
+            const float *v = src + row * dim + k0 + c0;
+            if (!int8) {
+                pack_chunk_float(p, v, n, P, r, tile, stats ? lanes + 8 * row : NULL);
+            } else {
+                float amax;
+                memcpy(&amax, &maxbits[row], sizeof amax);
+                const double inv = amax > 0.0f ? 127.0 / (double)amax : 0.0;
+                pack_chunk_int8(p, is_y, v, n, P, r, inv, tile, stats ? sq + row : NULL,
+                                stats && !is_y ? p->xsum + row : NULL);
+            }
         }
+        memcpy((unsigned char *)dst + c0 * P * p->elem, tile, bytes);
     }
-    double *norm = is_y ? p->yn : p->xn, *scale = is_y ? p->ys : p->xs;
-    double worst_raw = 0.0, worst_conv = 0.0;
-    for (size_t r = 0; r < count; r++) {
-        double conv, raw = dist_lanes8(ps->raw[r]);
-        if (int8) {
-            const double s = ps->conv[r][0];
-            scale[r0 + r] = s;
-            if (!is_y)
-                p->xq[r0 + r] = (double)ps->sum[r];
-            conv = (s * s) * (double)ps->sq[r];
-        } else {
-            conv = dist_lanes8(ps->conv[r]);
-            if (p->prec != IMM_PRECISION_BF16)
-                raw = conv;
-        }
-        norm[r0 + r] = conv;
-        /* A NaN compares false: make the panel's maximum +Inf so it cannot hide. */
-        worst_raw = raw <= worst_raw ? worst_raw : isnan(raw) ? INFINITY : raw;
-        worst_conv = conv <= worst_conv ? worst_conv : isnan(conv) ? INFINITY : conv;
-    }
-    size_t slot = is_y ? p->xpanels + panel_index : panel_index;
-    p->panel_raw[slot] = worst_raw;
-    p->panel_conv[slot] = worst_conv;
 }

@@ -1,12 +1,23 @@
-/* dist_plan.h - what the distance front end decides once per call, shared by its three parts:
- * distance.c (validation, workspace layout), dist_pack.c (packing, norms, quantization) and
- * dist_tiles.c (blocked, parallel dot products and the final distances).
+/* dist_plan.h - what the distance front end decides once per call, shared by its parts:
+ * distance.c (validation, plan, workspace layout), dist_pack.c (the pre-pass: NaN/Inf, ranges,
+ * prescale, overflow), dist_tiles.c (the blocked parallel loop) and the per-ISA stamps of
+ * dist_pack_body.h (packing) and dist_finish_body.h (dot products -> distances).
+ *
+ * The loop (BLIS order): for each round of kpack dimensions (a few blocks of kc), y is packed once
+ * into a shared buffer and each task packs its mc rows of x into its own; for each block of kc
+ * dimensions in the round, the micro-kernels store (first block) or add the block's dot products
+ * into `out`, which thus holds x.y when all blocks are done; a last pass turns each into a
+ * distance in place. Memory is O(m kpack + threads mc kpack + n + m), kpack m <= 2^20 elements
+ * unless one block needs more.
  */
 #ifndef IMM_DISTANCE_DIST_PLAN_H
 #define IMM_DISTANCE_DIST_PLAN_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "distance/dist_kernels.h"
 
@@ -15,9 +26,12 @@
    sit near ratio 1 and never take this path. */
 #define DIST_FIXUP_RATIO 0.0625
 
-/* Squared row norms above 2^120 could overflow the fp32 dot products: x and y are then scaled
-   by an exact power of two while packing (FP32, BF16; FP16 and INT8 cannot get there). */
-#define DIST_PRESCALE_LIMIT 0x1p120
+/* x and y are scaled by an exact power of two while packing when max|v| sqrt(dim) exceeds
+   2^60 (FP32, BF16): no fp32 product or partial sum can then overflow. */
+#define DIST_PRESCALE_LIMIT 0x1p60
+
+/* Rows of x per scratch chunk of the packer and its L1 transposition buffer. */
+#define DIST_PACK_SCRATCH 20480
 
 typedef struct dist_plan_s {
     const dist_kernel *k;
@@ -25,42 +39,51 @@ typedef struct dist_plan_s {
     bool root;        /* L2: square root of the clamped d^2 */
     bool swap_pairs;  /* BF16 emulated with the fp32 kernel: odd element of each pair first */
     size_t n, m, dim; /* x is n x dim, y is m x dim */
-    size_t dp;        /* dim rounded up to the packing group */
-    size_t kc;        /* dimensions per accumulation block */
-    size_t mc, nc;    /* cache block: rows of x, rows of y (multiples of mr, nr) */
-    size_t xpanels, ypanels;
-    size_t elem; /* bytes per packed element */
+    size_t kc;        /* dimensions per block (fixed by the precision: the arithmetic) */
+    size_t kpack;     /* dimensions packed per round, a multiple of kc (fewer barriers) */
+    size_t group;     /* packing group: kgroup, or 2 when swapping pairs */
+    size_t elem;      /* bytes per packed element */
+    size_t mc, nc;    /* a task: mc rows of x (multiple of mr) against nc rows of y (of nr) */
+    size_t ypanels;   /* ceil(m / nr) */
     int threads;
 
-    /* Workspace pieces (set by imm_dist_bind). */
-    void *px, *py;      /* packed panels */
-    double *xn, *yn;    /* squared norms of the packed (rounded, scaled) rows */
-    double *xs, *ys;    /* INT8 row scales */
-    double *xq;         /* INT8: sum of q over each row of x (offset correction) */
-    double *panel_raw;  /* per panel: largest squared norm of the raw rows, or NaN */
-    double *panel_conv; /* per panel: largest squared norm of the packed rows */
-    double *ctile;      /* threads x mc x nc doubles */
-    void *sums;         /* threads x imm_dist_pack_scratch_bytes() (packing) */
+    /* Workspace pieces (set by the layout in distance.c). */
+    unsigned char *bblock;     /* ypanels panels of nr x kpack: y's current round */
+    unsigned char *ablock;     /* threads x (mc x kpack): each task's rows of x */
+    unsigned char *scratch;    /* threads x DIST_PACK_SCRATCH */
+    void *edge;                /* threads x mr x nr: partial tiles */
+    uint32_t *xmax, *ymax;     /* per row: max |v| as float bits */
+    double *xlanes, *ylanes;   /* per row: the 8 lanes of the squared norm (float precisions) */
+    int64_t *xsq, *ysq, *xsum; /* INT8 per row: sum q^2; sum q (x only) */
+    double *xn, *yn;           /* squared norms of the rows as the kernels see them */
+    double *xs, *ys;           /* INT8 row scales max|v| / 127 */
 
-    /* Set while packing. */
-    float prescale; /* power of two applied to x and y before rounding (1 normally) */
-    double rescale; /* 1 / prescale^2, applied to d^2 */
+    /* Set by the pre-pass. */
+    float prescale;     /* power of two applied to x and y before rounding (1 normally) */
+    double rescale;     /* 1 / prescale^2, applied to d^2 */
+    bool suspects;      /* some output might overflow float: those are computed directly */
+    double bound_limit; /* pair (i, j) is a suspect when bx_i + by_j >= this */
 } dist_plan;
 
-/* Packs x and y into p->px / p->py and fills norms, scales and the per-panel maxima; sets the
-   prescale. IMM_OK, or IMM_ERR_NONFINITE (NaN/Inf input, or a value that rounds to Inf in the
-   precision). Parallel. */
-int imm_dist_pack(dist_plan *p, const float *x, const float *y);
+/* Pre-pass over x and y (parallel): max |v| per row, then IMM_ERR_NONFINITE for NaN/Inf (or
+   FP16 values of 65520 and up, which round to Inf), the prescale, and - only when some distance
+   might overflow float - the exact check of those: IMM_ERR_NONFINITE if one does. Writes nothing
+   the caller passed in. */
+int imm_dist_prepare(dist_plan *p, const float *x, const float *y);
 
-/* Bytes of packing scratch per thread (the running sums of one panel; checked in the body). */
-#define DIST_PACK_SCRATCH 12288
+/* Blocked parallel dot products into out, then distances in place. Cannot fail. */
+void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out);
 
-/* After packing: true when some distance might not fit in a float (then imm_dist_tiles must
-   run dry first). */
-bool imm_dist_may_overflow(const dist_plan *p);
+/* Whether output (i, j) might overflow float: computed directly (both in the check and the
+   finish, so they agree). bx: sqrt(dim) max|x_i| (1 + 2^-7), in the input's units. */
+static inline double dist_row_bound(const dist_plan *p, uint32_t maxbits) {
+    float a;
+    memcpy(&a, &maxbits, sizeof a);
+    return (double)a * sqrt((double)p->dim) * (1.0 + 0x1p-7);
+}
 
-/* Dot products, distances, fix-ups. With dry set, writes nothing and returns true when some
-   distance would overflow float; otherwise writes out (n x m) and returns false. Parallel. */
-bool imm_dist_tiles(const dist_plan *p, const float *x, const float *y, float *out, bool dry);
+/* sum (x~_k - y~_k)^2 in double, fixed 8-lane order, of rows as the kernels see them (after
+   prescale and rounding; INT8: q * scale). Rarely called (cancellation, suspects). */
+double imm_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, const float *y);
 
 #endif

@@ -1,135 +1,129 @@
-/* dist_tiles.c - the blocked, parallel part of a distance call.
+/* dist_tiles.c - the blocked, parallel part of a distance call, and the scalar finisher.
  *
- * The n x m output is cut into blocks of mc x nc; a block is one OpenMP task. Inside a block,
- * for each accumulation block of kc dimensions, every NR-panel of y meets every MR-panel of x
- * in the micro-kernel, which adds its MR x NR dot products to the block's double tile. Then
- * d^2 = (|x|^2 + |y|^2) - 2 x.y, fixed up where cancellation ate the digits, clamped at 0,
- * square-rooted for L2 and written out.
- *
- * Which thread runs a block, and the block sizes, change nothing: every output goes through the
- * same operations in the same order. Compiled without ISA flags (shared by every variant).
+ * For each round of kpack dimensions (in order): the threads pack y's panels of the round into
+ * the shared buffer; then each task (mc rows of x against nc rows of y) packs its rows of x and,
+ * block of kc by block, runs the micro-kernel over every MR x NR tile, storing (first block) or
+ * adding the dot products into out. After the last block, the norms are summed and each row of out
+ * is turned into distances. Which thread runs a task, and the task sizes, change nothing: every
+ * output goes through the same operations in the same order. Compiled without ISA flags.
  */
-#include <math.h>
 #include <omp.h>
+#include <string.h>
 
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
 
-/* sum (x_k - y_k)^2 of the packed values, in double, fixed 8-lane order. Only for outputs that
-   cancellation spoiled (nearly equal rows); one loop per rounding so that each vectorises. */
-#define DIRECT_LOOP(ROUND)                                                                         \
-    do {                                                                                           \
-        size_t k = 0;                                                                              \
-        for (; k + 8 <= dim; k += 8)                                                               \
-            for (int j = 0; j < 8; j++) {                                                          \
-                double t = (double)ROUND(a[k + j]) - (double)ROUND(b[k + j]);                      \
-                l[j] += t * t;                                                                     \
-            }                                                                                      \
-        for (; k < dim; k++) {                                                                     \
-            double t = (double)ROUND(a[k]) - (double)ROUND(b[k]);                                  \
-            l[k & 7] += t * t;                                                                     \
-        }                                                                                          \
-    } while (0)
+#define DIST_FINISH_ROWS imm_dist_finish_rows_scalar
+#include "distance/dist_finish_body.h"
 
-static double direct_sq(const dist_plan *p, const float *a, const float *b) {
-    const size_t dim = p->dim;
-    const float s = p->prescale;
-    double l[8] = {0};
-#define SCALED(v) ((v)*s)
-#define BF16(v) dist_round_bf16((v)*s)
-    switch (p->prec) {
-    case IMM_PRECISION_FP16: DIRECT_LOOP(dist_round_half); break;
-    case IMM_PRECISION_BF16: DIRECT_LOOP(BF16); break;
-    default: DIRECT_LOOP(SCALED); break;
-    }
-#undef SCALED
-#undef BF16
-    return dist_lanes8(l);
+/* A partial tile (at the right or bottom edge) went to `edge`: add its valid part to out the way
+   the kernel would have (fp32 add, or int32 add for INT8). */
+static void merge_edge(const dist_plan *p, const void *edge, size_t rows, size_t cols, float *c,
+                       bool first) {
+    const size_t NR = p->k->nr, m = p->m;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t j = 0; j < cols; j++) {
+            if (p->prec == IMM_PRECISION_INT8) {
+                int32_t e = ((const int32_t *)edge)[r * NR + j], o;
+                if (!first) {
+                    memcpy(&o, c + r * m + j, sizeof o);
+                    e = (int32_t)((uint32_t)e + (uint32_t)o);
+                }
+                memcpy(c + r * m + j, &e, sizeof e);
+            } else {
+                float e = ((const float *)edge)[r * NR + j];
+                c[r * m + j] = first ? e : c[r * m + j] + e;
+            }
+        }
 }
 
-#define DIST_NR_MAX 64
-
-/* Distances of block rows [i0, i0 + rows) x columns [j0, j0 + cols) from its tile. */
-static bool finish_block(const dist_plan *p, const double *tile, size_t njr, size_t i0, size_t rows,
-                         size_t j0, size_t cols, const float *x, const float *y, float *out,
-                         bool dry) {
-    const size_t MR = p->k->mr, NR = p->k->nr;
-    const bool int8 = p->prec == IMM_PRECISION_INT8;
-    bool overflow = false;
-    double d2[DIST_NR_MAX];
-    for (size_t r = 0; r < rows; r++) {
-        const size_t i = i0 + r;
-        const double xn = p->xn[i];
-        for (size_t jr = 0; jr * NR < cols; jr++) {
-            const double *c = tile + ((r / MR) * njr + jr) * MR * NR + (r % MR) * NR;
-            const size_t jb = j0 + jr * NR, cnt = cols - jr * NR < NR ? cols - jr * NR : NR;
-            const double *yn = p->yn + jb;
-            bool fix = false;
-            if (int8) {
-                const double xs = p->xs[i], corr = 128.0 * p->xq[i];
-                const double *ys = p->ys + jb;
-                for (size_t q = 0; q < cnt; q++)
-                    d2[q] = (xn + yn[q]) - 2.0 * ((xs * ys[q]) * (c[q] - corr));
-            } else {
-                for (size_t q = 0; q < cnt; q++) {
-                    d2[q] = (xn + yn[q]) - 2.0 * c[q];
-                    fix |= d2[q] < DIST_FIXUP_RATIO * (xn + yn[q]);
+/* One task: rows [i0, i0 + rows) of x against rows [j0, j0 + cols) of y, over the round of
+   dimensions [k0, k0 + kb): each block of kc in it, in order. stats: this task accounts for its
+   rows' norms (the first task of the rows). */
+static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size_t cols, size_t k0,
+                     size_t kb, const float *x, int tid, bool stats, float *out) {
+    const dist_kernel *k = p->k;
+    const size_t MR = k->mr, NR = k->nr, m = p->m;
+    const size_t kp = (kb + p->group - 1) / p->group * p->group; /* packed dimensions */
+    const size_t apanel = MR * kp * p->elem, bpanel = NR * kp * p->elem;
+    unsigned char *a = p->ablock + (size_t)tid * p->mc * p->kpack * p->elem;
+    void *scratch = p->scratch + (size_t)tid * DIST_PACK_SCRATCH;
+    void *edge = (unsigned char *)p->edge + (size_t)tid * MR * NR * 4;
+    const size_t nir = (rows + MR - 1) / MR, njr = (cols + NR - 1) / NR;
+    for (size_t ir = 0; ir < nir; ir++)
+        k->pack(p, false, i0 + ir * MR, x, k0, kb, a + ir * apanel, scratch, stats);
+    for (size_t s0 = 0; s0 < kp; s0 += p->kc) {
+        const size_t ks = kp - s0 < p->kc ? kp - s0 : p->kc;
+        const bool first = k0 + s0 == 0;
+        for (size_t jr = 0; jr < njr; jr++) {
+            const unsigned char *b = p->bblock + (j0 / NR + jr) * bpanel + s0 * NR * p->elem;
+            const size_t jc = j0 + jr * NR, cw = cols - jr * NR < NR ? cols - jr * NR : NR;
+            for (size_t ir = 0; ir < nir; ir++) {
+                const unsigned char *ai = a + ir * apanel + s0 * MR * p->elem;
+                const size_t ic = i0 + ir * MR, rh = rows - ir * MR < MR ? rows - ir * MR : MR;
+                float *c = out + ic * m + jc;
+                if (rh == MR && cw == NR) {
+                    k->tile(ai, b, ks, c, m, first);
+                } else {
+                    k->tile(ai, b, ks, edge, NR, 1);
+                    merge_edge(p, edge, rh, cw, c, first);
                 }
             }
-            if (fix)
-                for (size_t q = 0; q < cnt; q++)
-                    if (d2[q] < DIST_FIXUP_RATIO * (xn + yn[q]))
-                        d2[q] = direct_sq(p, x + i * p->dim, y + (jb + q) * p->dim);
-            float *o = out + i * p->m + jb;
-            for (size_t q = 0; q < cnt; q++) {
-                double v = (d2[q] > 0.0 ? d2[q] : 0.0) * p->rescale;
-                float f = p->root ? (float)sqrt(v) : (float)v;
-                if (dry)
-                    overflow |= isinf(f);
-                else
-                    o[q] = f;
-            }
         }
     }
-    return overflow;
 }
 
-/* Block (ib, jb): rows [ib * mc, ...) of x against rows [jb * nc, ...) of y. */
-static bool run_block(const dist_plan *p, size_t ib, size_t jb, double *tile, const float *x,
-                      const float *y, float *out, bool dry) {
+/* Squared norms from the running lanes / INT8 sums. */
+static void norms(const dist_plan *p, size_t r, bool is_y) {
+    double *norm = is_y ? p->yn : p->xn;
+    if (p->prec == IMM_PRECISION_INT8) {
+        const uint32_t bits = (is_y ? p->ymax : p->xmax)[r];
+        const double s = (double)dist_float(bits) / 127.0;
+        (is_y ? p->ys : p->xs)[r] = s;
+        norm[r] = (s * s) * (double)(is_y ? p->ysq : p->xsq)[r];
+    } else {
+        norm[r] = dist_lanes8((is_y ? p->ylanes : p->xlanes) + 8 * r);
+    }
+}
+
+void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
     const dist_kernel *k = p->k;
-    const size_t MR = k->mr, NR = k->nr;
-    const size_t i0 = ib * p->mc, j0 = jb * p->nc;
-    const size_t rows = p->n - i0 < p->mc ? p->n - i0 : p->mc;
-    const size_t cols = p->m - j0 < p->nc ? p->m - j0 : p->nc;
-    const size_t nir = (rows + MR - 1) / MR, njr = (cols + NR - 1) / NR;
-    const size_t xpanel = MR * p->dp * p->elem, ypanel = NR * p->dp * p->elem;
-    const unsigned char *px = (const unsigned char *)p->px + (i0 / MR) * xpanel;
-    const unsigned char *py = (const unsigned char *)p->py + (j0 / NR) * ypanel;
-    for (size_t pc = 0; pc < p->dp; pc += p->kc) {
-        const size_t kb = p->dp - pc < p->kc ? p->dp - pc : p->kc;
-        for (size_t jr = 0; jr < njr; jr++) {
-            const unsigned char *b = py + jr * ypanel + pc * NR * p->elem;
-            for (size_t ir = 0; ir < nir; ir++) {
-                const unsigned char *a = px + ir * xpanel + pc * MR * p->elem;
-                k->tile(a, b, kb, tile + (ir * njr + jr) * MR * NR, pc == 0);
+    const size_t n = p->n, m = p->m, NR = k->nr;
+    const size_t nib = (n + p->mc - 1) / p->mc, njb = (m + p->nc - 1) / p->nc;
+    const long tasks = (long)(nib * njb), ypanels = (long)p->ypanels;
+    /* Below ~0.1 ms of work a team costs more than it saves. */
+    const bool big = (double)n * (double)m * (double)p->dim > 2e7;
+    /* Two barriers per round and one at the end; dynamic schedules everywhere, so that a thread
+       the OS has descheduled holds as little of the work as possible. */
+#pragma omp parallel num_threads(p->threads) if (big)
+    {
+        const int tid = omp_get_thread_num();
+        for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
+            const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
+            const size_t kp = (kb + p->group - 1) / p->group * p->group;
+            const bool last = k0 + kb == p->dim;
+#pragma omp for schedule(dynamic, 1)
+            for (long jp = 0; jp < ypanels; jp++) {
+                const size_t r0 = (size_t)jp * NR, r1 = r0 + NR < m ? r0 + NR : m;
+                k->pack(p, true, r0, y, k0, kb, p->bblock + (size_t)jp * NR * kp * p->elem,
+                        p->scratch + (size_t)tid * DIST_PACK_SCRATCH, true);
+                if (last) /* the panel's rows are complete */
+                    for (size_t r = r0; r < r1; r++)
+                        norms(p, r, true);
+            }
+#pragma omp for schedule(dynamic, 1)
+            for (long t = 0; t < tasks; t++) {
+                const size_t ib = (size_t)t / njb, jb = (size_t)t % njb;
+                const size_t i0 = ib * p->mc, j0 = jb * p->nc;
+                const size_t rows = n - i0 < p->mc ? n - i0 : p->mc;
+                const size_t cols = m - j0 < p->nc ? m - j0 : p->nc;
+                run_task(p, i0, rows, j0, cols, k0, kb, x, tid, jb == 0, out);
             }
         }
+#pragma omp for schedule(dynamic, 4)
+        for (long i = 0; i < (long)n; i++) {
+            norms(p, (size_t)i, false);
+            k->finish(p, (size_t)i, (size_t)i + 1, x, y, out);
+        }
     }
-    return finish_block(p, tile, njr, i0, rows, j0, cols, x, y, out, dry);
-}
-
-bool imm_dist_tiles(const dist_plan *p, const float *x, const float *y, float *out, bool dry) {
-    const size_t nib = (p->n + p->mc - 1) / p->mc, njb = (p->m + p->nc - 1) / p->nc;
-    const long tasks = (long)(nib * njb);
-    const bool big = tasks > 1 && (double)p->n * (double)p->m * (double)p->dim > 2e6;
-    int overflow = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(p->threads) if (big)                     \
-    reduction(|                                                                                    \
-              : overflow)
-    for (long t = 0; t < tasks; t++) {
-        double *tile = p->ctile + (size_t)omp_get_thread_num() * p->mc * p->nc;
-        overflow |= run_block(p, (size_t)t / njb, (size_t)t % njb, tile, x, y, out, dry);
-    }
-    return overflow != 0;
 }

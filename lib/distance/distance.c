@@ -1,11 +1,13 @@
 /* distance.c - imm_distance(): validation, the call's plan and workspace, then pack and tile.
  *
- * The steps, each in its own file: dist_pack.c (round or quantize, norms, NaN/Inf screening),
- * dist_tiles.c (blocked parallel dot products, distances), dist_kernels_<isa>.c (micro-kernels,
- * one table per variant, chosen once in dist_dispatch.c).
+ * The steps, each in its own file: dist_pack.c (pre-pass: NaN/Inf, ranges, prescale, overflow),
+ * dist_tiles.c (blocked parallel loop), dist_pack_body.h and dist_finish_body.h (packing, and
+ * dot products -> distances, stamped per ISA), dist_kernels_<isa>.c (micro-kernels, one table
+ * per variant, chosen once in dist_dispatch.c). See dist_plan.h for the loop.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/internal.h"
 #include "distance/dist_plan.h"
@@ -26,6 +28,7 @@ static size_t store_bytes(dist_store s) {
 /* Everything but the workspace pointers. False when a size overflows. */
 static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_options *o) {
     const dist_kernel *k = imm_dist_kernel(o->precision);
+    memset(p, 0, sizeof *p);
     p->k = k;
     p->prec = o->precision;
     p->root = o->metric == IMM_METRIC_L2;
@@ -33,68 +36,72 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     p->n = n;
     p->m = m;
     p->dim = dim;
-    const size_t group = p->swap_pairs ? 2 : k->kgroup;
-    if (dim > SIZE_MAX - group)
-        return false;
-    p->dp = round_up(dim, group);
+    p->group = p->swap_pairs ? 2 : k->kgroup;
     p->kc = k->store == DIST_STORE_I8 || k->store == DIST_STORE_I16 ? DIST_KC_INT8 : DIST_KC_FLOAT;
     p->elem = store_bytes(k->store);
-    p->xpanels = (n + k->mr - 1) / k->mr;
     p->ypanels = (m + k->nr - 1) / k->nr;
+    /* As many blocks per packing round as keep y's buffer within 2^20 elements (4 MiB of fp32):
+       each round costs two barriers, and on a shared machine a barrier can cost a scheduler
+       slice. Grows with m and dim (the workspace must). */
+    const size_t blocks = (dim + p->kc - 1) / p->kc, rows = p->ypanels * k->nr;
+    size_t fit = rows * p->kc >= ((size_t)1 << 20) ? 1 : ((size_t)1 << 20) / (rows * p->kc);
+    /* ... and a thread's rows of x within 2^18 elements (1 MiB of fp32). */
+    const size_t xrows = round_up(k->mc, k->mr) * p->kc,
+                 xfit = xrows >= ((size_t)1 << 18) ? 1 : ((size_t)1 << 18) / xrows;
+    fit = fit < xfit ? fit : xfit;
+    p->kpack = p->kc * (fit < blocks ? fit : blocks);
+    p->threads = imm_threads(o);
     p->mc = balanced_block(n, k->mc, k->mr);
-    p->nc = balanced_block(m, k->nc, k->nr);
-    size_t tasks = ((n + p->mc - 1) / p->mc) * ((m + p->nc - 1) / p->nc);
-    int threads = imm_threads(o);
-    p->threads = (size_t)threads < tasks ? threads : (int)tasks;
-    if (p->threads < 1)
-        p->threads = 1;
-    p->prescale = 1.0f;
-    p->rescale = 1.0;
-    return true;
+    /* Tasks cover all of y unless there are too few row blocks to keep the threads busy; then
+       columns are split too (each split repacks its rows of x). */
+    const size_t nib = (n + p->mc - 1) / p->mc, want = 2 * (size_t)p->threads;
+    const size_t njb = nib >= want ? 1 : (want + nib - 1) / nib;
+    p->nc = balanced_block(m, (m + njb - 1) / njb, k->nr);
+    /* INT8 sums are int32: exact up to DIST_INT8_MAX_DIM dimensions. */
+    return n <= SIZE_MAX / 64 && m <= SIZE_MAX / 64 && p->ypanels <= SIZE_MAX / k->nr &&
+           (o->precision != IMM_PRECISION_INT8 || dim <= DIST_INT8_MAX_DIM);
 }
 
 /* Lays the pieces out from `base` (NULL: just measure). Returns the total, 0 on overflow. */
 static size_t layout(dist_plan *p, unsigned char *base) {
-    const size_t T = (size_t)p->threads, np = p->xpanels + p->ypanels;
-    size_t sizes[11], at = 0;
-    size_t xe, ye, tile;
-    /* Tiles of the largest block (not the balanced one): the size grows with n and m. */
-    const size_t mr = p->k->mr, nr = p->k->nr;
-    const size_t mc =
-        round_up(p->k->mc, mr) < p->xpanels * mr ? round_up(p->k->mc, mr) : p->xpanels * mr;
-    const size_t nc =
-        round_up(p->k->nc, nr) < p->ypanels * nr ? round_up(p->k->nc, nr) : p->ypanels * nr;
-    if (!imm_mul_size(p->xpanels * mr, p->dp, &xe) || !imm_mul_size(xe, p->elem, &xe) ||
-        !imm_mul_size(p->ypanels * nr, p->dp, &ye) || !imm_mul_size(ye, p->elem, &ye) ||
-        !imm_mul_size(mc * nc, T * sizeof(double), &tile) ||
-        !imm_mul_size(T, DIST_PACK_SCRATCH, &sizes[10]) || p->n > SIZE_MAX / 8 / 3 ||
-        p->m > SIZE_MAX / 8 / 2)
+    const size_t T = (size_t)p->threads, n = p->n, m = p->m;
+    /* A task's rows of x are at most the kernel's block (sized for it, not for the balanced
+       block, so that the workspace grows with n and m). */
+    const size_t mr = p->k->mr, amax = round_up(p->k->mc, mr) < round_up(n, mr)
+                                           ? round_up(p->k->mc, mr)
+                                           : round_up(n, mr);
+    /* Caps of the rounds (make_plan), not the rounds themselves, which step down as m grows:
+       the workspace must grow with n, m and dim. */
+    const size_t rows = p->ypanels * p->k->nr, dimp = round_up(p->dim, p->kc);
+    size_t bcap = rows * p->kc > ((size_t)1 << 20) ? rows * p->kc : (size_t)1 << 20;
+    size_t acap = amax * p->kc > ((size_t)1 << 18) ? amax * p->kc : (size_t)1 << 18;
+    size_t sizes[16], at = 0, bblock, ablock, scratch, edge, bfull, afull;
+    if (!imm_mul_size(rows, dimp, &bfull) || !imm_mul_size(amax, dimp, &afull))
         return 0;
-    sizes[0] = xe;
-    sizes[1] = ye;
-    sizes[2] = sizes[3] = sizes[4] = p->n * sizeof(double);
-    sizes[5] = sizes[6] = p->m * sizeof(double);
-    sizes[7] = sizes[8] = np * sizeof(double);
-    sizes[9] = tile;
-    void *ptr[11];
-    for (int i = 0; i < 11; i++) {
+    bcap = bcap < bfull ? bcap : bfull;
+    acap = acap < afull ? acap : afull;
+    if (!imm_mul_size(bcap, p->elem, &bblock) || !imm_mul_size(acap * p->elem, T, &ablock) ||
+        !imm_mul_size(T, DIST_PACK_SCRATCH, &scratch) ||
+        !imm_mul_size(T, (size_t)mr * p->k->nr * 4, &edge))
+        return 0;
+    sizes[0] = bblock, sizes[1] = ablock, sizes[2] = scratch, sizes[3] = edge;
+    sizes[4] = n * 4, sizes[5] = m * 4;                    /* xmax, ymax */
+    sizes[6] = n * 64, sizes[7] = m * 64;                  /* lanes */
+    sizes[8] = n * 8, sizes[9] = m * 8, sizes[10] = n * 8; /* xsq, ysq, xsum */
+    sizes[11] = n * 8, sizes[12] = m * 8;                  /* xn, yn */
+    sizes[13] = n * 8, sizes[14] = m * 8;                  /* xs, ys */
+    void *ptr[15];
+    for (int i = 0; i < 15; i++) {
         ptr[i] = base + at;
         if (sizes[i] > SIZE_MAX - at - 64)
             return 0;
         at = round_up(at + sizes[i], 64);
     }
     if (base != NULL) {
-        p->px = ptr[0];
-        p->py = ptr[1];
-        p->xn = ptr[2];
-        p->xs = ptr[3];
-        p->xq = ptr[4];
-        p->yn = ptr[5];
-        p->ys = ptr[6];
-        p->panel_raw = ptr[7];
-        p->panel_conv = ptr[8];
-        p->ctile = ptr[9];
-        p->sums = ptr[10];
+        p->bblock = ptr[0], p->ablock = ptr[1], p->scratch = ptr[2], p->edge = ptr[3];
+        p->xmax = ptr[4], p->ymax = ptr[5], p->xlanes = ptr[6], p->ylanes = ptr[7];
+        p->xsq = ptr[8], p->ysq = ptr[9], p->xsum = ptr[10];
+        p->xn = ptr[11], p->yn = ptr[12], p->xs = ptr[13], p->ys = ptr[14];
     }
     return at;
 }
@@ -111,11 +118,8 @@ int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t 
     dist_plan p;
     RETURN_ERROR_IF(!make_plan(&p, n, m, dim, o), IMM_ERR_TOO_LARGE);
     layout(&p, work);
-    FORWARD_IF_ERROR(imm_dist_pack(&p, x, y));
-    /* Huge inputs: find out first whether a distance overflows, so out stays untouched. */
-    if (imm_dist_may_overflow(&p))
-        RETURN_ERROR_IF(imm_dist_tiles(&p, x, y, out, true), IMM_ERR_NONFINITE);
-    imm_dist_tiles(&p, x, y, out, false);
+    FORWARD_IF_ERROR(imm_dist_prepare(&p, x, y)); /* every error is found here: out untouched */
+    imm_dist_run(&p, x, y, out);
     return IMM_OK;
 }
 

@@ -17,13 +17,13 @@ set_source_files_properties(${_imm_dist_common} PROPERTIES COMPILE_OPTIONS "${_i
 
 set(_imm_dist_defs "")
 if(IMM_CC_HAS_AVX2)
-  list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx2.c distance/dist_pack_avx2.c)
-  set_source_files_properties(distance/dist_kernels_avx2.c distance/dist_pack_avx2.c PROPERTIES
+  list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c)
+  set_source_files_properties(distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c PROPERTIES
     COMPILE_OPTIONS "${_imm_dist_fp};-mavx2;-mfma;-mf16c")
   if(IMM_CC_HAS_AVX512)
     set(_imm_dist_avx512 ${_imm_dist_fp} -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512bw)
-    list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx512.c distance/dist_pack_avx512.c)
-    set_source_files_properties(distance/dist_kernels_avx512.c distance/dist_pack_avx512.c PROPERTIES
+    list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c)
+    set_source_files_properties(distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c PROPERTIES
       COMPILE_OPTIONS "${_imm_dist_avx512}")
     # The extensions get their own files, so a compiler without them still builds the rest.
     check_c_compiler_flag("-mavx512f -mavx512vnni" IMM_CC_HAS_AVX512VNNI)

@@ -1,0 +1,63 @@
+/* dist_finish_body.h - the last pass: rows of `out` holding dot products become distances.
+ * d^2 = (|x|^2 + |y|^2) - 2 x.y (INT8: the offset of q_y + 128 removed and the scales applied),
+ * recomputed directly where cancellation spoiled it or where it might overflow, clamped at 0,
+ * square-rooted (in double) for L2, rounded to float. Stamped once per ISA like
+ * dist_pack_body.h (define DIST_FINISH_ROWS, then include); plain IEEE operations in a fixed
+ * order, so every stamp writes the same bits.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "distance/dist_plan.h"
+
+#ifndef DIST_FINISH_ROWS
+#error "define DIST_FINISH_ROWS before including dist_finish_body.h"
+#endif
+
+#define FINISH_CHUNK 64
+
+void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, const float *y,
+                      float *out) {
+    const size_t m = p->m;
+    const bool int8 = p->prec == IMM_PRECISION_INT8;
+    double d2[FINISH_CHUNK], s[FINISH_CHUNK];
+    union {
+        float f[FINISH_CHUNK];
+        int32_t i[FINISH_CHUNK];
+    } dot;
+    for (size_t i = i0; i < i1; i++) {
+        const double xn = p->xn[i];
+        const double bx = p->suspects ? dist_row_bound(p, p->xmax[i]) : 0.0;
+        for (size_t j0 = 0; j0 < m; j0 += FINISH_CHUNK) {
+            const size_t cnt = m - j0 < FINISH_CHUNK ? m - j0 : FINISH_CHUNK;
+            float *o = out + i * m + j0;
+            const double *yn = p->yn + j0;
+            memcpy(dot.f, o, cnt * sizeof *o);
+            int fix = 0;
+            for (size_t q = 0; q < cnt; q++)
+                s[q] = xn + yn[q];
+            if (int8) {
+                const double xs = p->xs[i], corr = 128.0 * (double)p->xsum[i];
+                const double *ys = p->ys + j0;
+                for (size_t q = 0; q < cnt; q++)
+                    d2[q] = s[q] - 2.0 * ((xs * ys[q]) * ((double)dot.i[q] - corr));
+            } else {
+                for (size_t q = 0; q < cnt; q++)
+                    d2[q] = s[q] - 2.0 * (double)dot.f[q];
+                for (size_t q = 0; q < cnt; q++)
+                    fix |= d2[q] < DIST_FIXUP_RATIO * s[q];
+            }
+            if (fix || p->suspects)
+                for (size_t q = 0; q < cnt; q++) {
+                    const bool suspect =
+                        p->suspects && bx + dist_row_bound(p, p->ymax[j0 + q]) >= p->bound_limit;
+                    if (suspect || (!int8 && d2[q] < DIST_FIXUP_RATIO * s[q]))
+                        d2[q] = imm_dist_direct(p, i, j0 + q, x, y);
+                }
+            for (size_t q = 0; q < cnt; q++) {
+                const double v = (d2[q] > 0.0 ? d2[q] : 0.0) * p->rescale;
+                o[q] = p->root ? (float)sqrt(v) : (float)v;
+            }
+        }
+    }
+}
