@@ -41,10 +41,16 @@ typedef void (*dist_tile_fn)(const void *a, const void *b, size_t kb, void *c, s
 
 struct dist_plan_s;
 
-/* Packs rows [r0, r0 + P) (of `rows`) of src (x or y), dimensions [k0, k0 + kb), into one
-   panel at dst; accumulates the rows' norms and INT8 sums (dist_pack_body.h). */
+/* Packs rows [r0, r0 + P) of src (x or y), dimensions [k0, k0 + kb), into one panel at dst
+   (dist_pack_body.h). */
 typedef void (*dist_pack_fn)(const struct dist_plan_s *p, bool is_y, size_t r0, const float *src,
-                             size_t k0, size_t kb, void *dst, void *scratch, bool stats);
+                             size_t k0, size_t kb, void *dst, void *scratch);
+
+/* Pre-pass of one row v (dim floats): *maxbits = max |v| as float bits (unless max_known); if
+   finite, *norm = the squared norm of the row as the kernels see it, and for INT8 *scale and
+   *sumq (the sum of q). */
+typedef void (*dist_stats_fn)(const struct dist_plan_s *p, const float *v, bool max_known,
+                              uint32_t *maxbits, double *norm, double *scale, int64_t *sumq);
 
 /* Turns rows [i0, i1) of the output, holding dot products, into distances (dist_finish_body.h). */
 typedef void (*dist_finish_fn)(const struct dist_plan_s *p, size_t i0, size_t i1, const float *x,
@@ -53,6 +59,7 @@ typedef void (*dist_finish_fn)(const struct dist_plan_s *p, size_t i0, size_t i1
 typedef struct {
     dist_tile_fn tile;
     dist_pack_fn pack;
+    dist_stats_fn stats;
     dist_finish_fn finish;
     const char *name; /* e.g. "f32_avx512_14x32", for benchmarks and bug reports */
     unsigned mr, nr;  /* micro-tile: rows of x, rows of y */
@@ -78,11 +85,13 @@ extern const dist_kernel imm_dist_f32_avx512;
 extern const dist_kernel imm_dist_bf16_avx512bf16;
 extern const dist_kernel imm_dist_i8_avx512vnni;
 
-/* The packers and finishers: one stamp of dist_pack_body.h / dist_finish_body.h per ISA. */
+/* Pre-pass, packers and finishers: one stamp of dist_pack_body.h / dist_finish_body.h per ISA. */
 #define DIST_DECLARE_STAMP(isa)                                                                    \
     void imm_dist_pack_panel_##isa(const struct dist_plan_s *p, bool is_y, size_t r0,              \
                                    const float *src, size_t k0, size_t kb, void *dst,              \
-                                   void *scratch, bool stats);                                     \
+                                   void *scratch);                                                 \
+    void imm_dist_row_stats_##isa(const struct dist_plan_s *p, const float *v, bool max_known,     \
+                                  uint32_t *maxbits, double *norm, double *scale, int64_t *sumq);  \
     void imm_dist_finish_rows_##isa(const struct dist_plan_s *p, size_t i0, size_t i1,             \
                                     const float *x, const float *y, float *out);
 DIST_DECLARE_STAMP(scalar)

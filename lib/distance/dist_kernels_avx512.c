@@ -26,6 +26,7 @@ static void tile_f32_avx512(const void *av, const void *bv, size_t kb, void *cv,
 const dist_kernel imm_dist_f32_avx512 = {
     .tile = tile_f32_avx512,
     .pack = imm_dist_pack_panel_avx512,
+    .stats = imm_dist_row_stats_avx512,
     .finish = imm_dist_finish_rows_avx512,
     .name = "f32_avx512_14x32",
     .mr = DIST_Z_MR,

@@ -32,6 +32,7 @@ static void tile_bf16_avx512(const void *av, const void *bv, size_t kb, void *cv
 const dist_kernel imm_dist_bf16_avx512bf16 = {
     .tile = tile_bf16_avx512,
     .pack = imm_dist_pack_panel_avx512,
+    .stats = imm_dist_row_stats_avx512,
     .finish = imm_dist_finish_rows_avx512,
     .name = "bf16_avx512bf16_14x32",
     .mr = DIST_Z_MR,

@@ -36,6 +36,7 @@ static void tile_i8_avx512vnni(const void *av, const void *bv, size_t kb, void *
 const dist_kernel imm_dist_i8_avx512vnni = {
     .tile = tile_i8_avx512vnni,
     .pack = imm_dist_pack_panel_avx512,
+    .stats = imm_dist_row_stats_avx512,
     .finish = imm_dist_finish_rows_avx512,
     .name = "i8_avx512vnni_14x32",
     .mr = DIST_Z_MR,

@@ -43,6 +43,7 @@ static void tile_i8_scalar(const void *av, const void *bv, size_t kb, void *cv, 
 const dist_kernel imm_dist_f32_scalar = {
     .tile = tile_f32_scalar,
     .pack = imm_dist_pack_panel_scalar,
+    .stats = imm_dist_row_stats_scalar,
     .finish = imm_dist_finish_rows_scalar,
     .name = "f32_scalar_4x4",
     .mr = MR,
@@ -54,6 +55,7 @@ const dist_kernel imm_dist_f32_scalar = {
 const dist_kernel imm_dist_i8_scalar = {
     .tile = tile_i8_scalar,
     .pack = imm_dist_pack_panel_scalar,
+    .stats = imm_dist_row_stats_scalar,
     .finish = imm_dist_finish_rows_scalar,
     .name = "i8_scalar_4x4",
     .mr = MR,

@@ -12,17 +12,8 @@
 #include "distance/dist_plan.h"
 
 #define DIST_PACK_PANEL imm_dist_pack_panel_scalar
+#define DIST_ROW_STATS imm_dist_row_stats_scalar
 #include "distance/dist_pack_body.h"
-
-/* Largest |v| of a row as float bits; NaN/Inf give >= 0x7f800000. An integer max vectorises. */
-static uint32_t max_abs_bits(const float *v, size_t n) {
-    uint32_t m = 0;
-    for (size_t k = 0; k < n; k++) {
-        uint32_t b = dist_bits(v[k]) & 0x7fffffffu;
-        m = b > m ? b : m;
-    }
-    return m;
-}
 
 static uint32_t max_of(const uint32_t *v, size_t n) {
     uint32_t m = 0;
@@ -77,24 +68,31 @@ static bool any_overflow(const dist_plan *p, const float *x, const float *y) {
     return overflow != 0;
 }
 
-int imm_dist_prepare(dist_plan *p, const float *x, const float *y) {
+/* Row statistics of x and y (parallel over rows). */
+static void all_stats(dist_plan *p, const float *x, const float *y, bool max_known) {
     const size_t n = p->n, m = p->m, dim = p->dim;
     const bool big = (n + m) * dim > 65536;
-#pragma omp parallel for schedule(static) num_threads(p->threads) if (big)
+#pragma omp parallel for schedule(dynamic, 16) num_threads(p->threads) if (big)
     for (long r = 0; r < (long)(n + m); r++) {
-        if ((size_t)r < n)
-            p->xmax[r] = max_abs_bits(x + (size_t)r * dim, dim);
-        else
-            p->ymax[(size_t)r - n] = max_abs_bits(y + ((size_t)r - n) * dim, dim);
+        const bool is_y = (size_t)r >= n;
+        const size_t i = is_y ? (size_t)r - n : (size_t)r;
+        p->k->stats(p, (is_y ? y : x) + i * dim, max_known, (is_y ? p->ymax : p->xmax) + i,
+                    (is_y ? p->yn : p->xn) + i, (is_y ? p->ys : p->xs) + i,
+                    (is_y ? p->ysum : p->xsum) + i);
     }
+}
+
+int imm_dist_prepare(dist_plan *p, const float *x, const float *y) {
+    const size_t n = p->n, m = p->m, dim = p->dim;
+    p->prescale = 1.0f;
+    p->rescale = 1.0;
+    all_stats(p, x, y, false);
     const uint32_t mx = max_of(p->xmax, n), my = max_of(p->ymax, m);
     const uint32_t top = mx > my ? mx : my;
     RETURN_ERROR_IF(top >= 0x7f800000u, IMM_ERR_NONFINITE);
     /* FP16: 65520 and up round to Inf in half. */
     RETURN_ERROR_IF(p->prec == IMM_PRECISION_FP16 && top >= 0x477ff000u, IMM_ERR_NONFINITE);
 
-    p->prescale = 1.0f;
-    p->rescale = 1.0;
     const double worst = (double)dist_float(top) * sqrt((double)dim);
     if (worst > DIST_PRESCALE_LIMIT &&
         (p->prec == IMM_PRECISION_FP32 || p->prec == IMM_PRECISION_BF16)) {
@@ -102,6 +100,7 @@ int imm_dist_prepare(dist_plan *p, const float *x, const float *y) {
         frexp(worst, &e); /* worst <= 2^e: scaled rows have |x| <= 2^60 */
         p->prescale = ldexpf(1.0f, 60 - e);
         p->rescale = ldexp(1.0, 2 * (e - 60));
+        all_stats(p, x, y, true); /* the norms of the scaled rows (rare) */
     }
 
     /* d <= |x| + |y| <= bx + by: pairs under half of FLT_MAX (in d^2 for SQL2) cannot overflow,
@@ -109,11 +108,5 @@ int imm_dist_prepare(dist_plan *p, const float *x, const float *y) {
     p->bound_limit = p->root ? 0.5 * (double)FLT_MAX : sqrt(0.5 * (double)FLT_MAX);
     p->suspects = dist_row_bound(p, mx) + dist_row_bound(p, my) >= p->bound_limit;
     RETURN_ERROR_IF(p->suspects && any_overflow(p, x, y), IMM_ERR_NONFINITE);
-
-    memset(p->xlanes, 0, n * 8 * sizeof *p->xlanes);
-    memset(p->ylanes, 0, m * 8 * sizeof *p->ylanes);
-    memset(p->xsq, 0, n * sizeof *p->xsq);
-    memset(p->ysq, 0, m * sizeof *p->ysq);
-    memset(p->xsum, 0, n * sizeof *p->xsum);
     return IMM_OK;
 }

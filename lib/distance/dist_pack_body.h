@@ -1,5 +1,6 @@
-/* dist_pack_body.h - packing one panel of x or y over one block of dimensions: rounding (FP16,
- * BF16), INT8 quantization, and the rows' running norms / INT8 sums. Stamped once per ISA
+/* dist_pack_body.h - the per-row pre-pass (max |v|, the squared norm of the row as the kernels
+ * see it, INT8 sums) and packing one panel of x or y over one block of dimensions (rounding for
+ * FP16 / BF16, INT8 quantization). Stamped once per ISA
  * (dist_pack.c, dist_stamp_avx2.c, dist_stamp_avx512.c), like the kernels: each file defines
  * DIST_PACK_PANEL to the name of its entry point and includes this body, compiled with its own
  * flags.
@@ -14,8 +15,8 @@
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
 
-#ifndef DIST_PACK_PANEL
-#error "define DIST_PACK_PANEL before including dist_pack_body.h"
+#if !defined(DIST_PACK_PANEL) || !defined(DIST_ROW_STATS)
+#error "define DIST_PACK_PANEL and DIST_ROW_STATS before including dist_pack_body.h"
 #endif
 
 /* Dimensions per pass over a panel's rows. One chunk of the panel is assembled in the scratch
@@ -71,14 +72,12 @@ DIST_SCALAR_STORES static void store_words(uint32_t *tile, const uint32_t *words
 
 /* n dimensions of one row (v) into row r of the chunk buffer: float and bf16 stores. */
 static void pack_chunk_float(const dist_plan *p, const float *v, size_t n, size_t P, size_t r,
-                             uint32_t *tile, double *lanes) {
+                             uint32_t *tile) {
     union {
         float f[CHUNK + 1];
         uint32_t w[CHUNK + 1];
     } stage;
     convert_chunk(p, v, n, stage.f);
-    if (lanes != NULL)
-        add_squares(lanes, stage.f, n);
     stage.f[n] = 0.0f; /* an odd last chunk: the pad of its last pair */
     if (p->k->store == DIST_STORE_BF16) {
         uint32_t words[CHUNK / 2 + 1];
@@ -98,21 +97,11 @@ static void pack_chunk_float(const dist_plan *p, const float *v, size_t n, size_
 /* INT8: q = rint(v * 127 / max|v|); x keeps q, y stores q + 128 (the unsigned operand of
    vpdpbusd), as bytes (groups of 1 or 4) or int16 pairs (vpmaddwd). */
 static void pack_chunk_int8(const dist_plan *p, bool is_y, const float *v, size_t n, size_t P,
-                            size_t r, double inv, uint32_t *tile, int64_t *sq_out,
-                            int64_t *sum_out) {
+                            size_t r, double inv, uint32_t *tile) {
     const int32_t off = is_y ? 128 : 0;
-    int32_t q[CHUNK], sq = 0, sum = 0; /* a chunk's sums fit: 64 * 127^2 < 2^31 */
+    int32_t q[CHUNK];
     for (size_t k = 0; k < n; k++)
         q[k] = dist_quantize(v[k], inv);
-    if (sq_out != NULL) {
-        for (size_t k = 0; k < n; k++) {
-            sq += q[k] * q[k];
-            sum += q[k];
-        }
-        *sq_out += sq;
-        if (sum_out != NULL)
-            *sum_out += sum;
-    }
     union {
         uint8_t b[CHUNK + 4];
         int16_t h[CHUNK + 2];
@@ -135,13 +124,63 @@ static void pack_chunk_int8(const dist_plan *p, bool is_y, const float *v, size_
     }
 }
 
+/* Largest |v| of a row as float bits; NaN/Inf give >= 0x7f800000. An integer max vectorises. */
+static uint32_t max_abs_bits(const float *v, size_t n) {
+    uint32_t m = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t b = dist_bits(v[k]) & 0x7fffffffu;
+        m = b > m ? b : m;
+    }
+    return m;
+}
+
+static double inv_of(uint32_t maxbits) {
+    const float amax = dist_float(maxbits);
+    return amax > 0.0f ? 127.0 / (double)amax : 0.0;
+}
+
+void DIST_ROW_STATS(const dist_plan *p, const float *v, bool max_known, uint32_t *maxbits,
+                    double *norm, double *scale, int64_t *sumq) {
+    const size_t dim = p->dim;
+    if (!max_known)
+        *maxbits = max_abs_bits(v, dim);
+    if (*maxbits >= 0x7f800000u) /* NaN/Inf: the call fails */
+        return;
+    if (p->prec == IMM_PRECISION_INT8) {
+        const double inv = inv_of(*maxbits), s = (double)dist_float(*maxbits) / 127.0;
+        int64_t sq = 0, sum = 0;
+        for (size_t k0 = 0; k0 < dim; k0 += CHUNK) {
+            const size_t n = dim - k0 < CHUNK ? dim - k0 : CHUNK;
+            int32_t q[CHUNK], csq = 0, csum = 0; /* 64 * 127^2 < 2^31 */
+            for (size_t k = 0; k < n; k++)
+                q[k] = dist_quantize(v[k0 + k], inv);
+            for (size_t k = 0; k < n; k++) {
+                csq += q[k] * q[k];
+                csum += q[k];
+            }
+            sq += csq;
+            sum += csum;
+        }
+        *scale = s;
+        *sumq = sum;
+        *norm = (s * s) * (double)sq;
+        return;
+    }
+    double lanes[8] = {0};
+    float stage[CHUNK];
+    for (size_t k0 = 0; k0 < dim; k0 += CHUNK) {
+        const size_t n = dim - k0 < CHUNK ? dim - k0 : CHUNK;
+        convert_chunk(p, v + k0, n, stage);
+        add_squares(lanes, stage, n);
+    }
+    *norm = dist_lanes8(lanes);
+}
+
 void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src, size_t k0,
-                     size_t kb, void *dst, void *scratch, bool stats) {
+                     size_t kb, void *dst, void *scratch) {
     const size_t P = is_y ? p->k->nr : p->k->mr, rows = is_y ? p->m : p->n, dim = p->dim;
     const size_t count = rows - r0 < P ? rows - r0 : P;
     const uint32_t *maxbits = is_y ? p->ymax : p->xmax;
-    double *lanes = is_y ? p->ylanes : p->xlanes;
-    int64_t *sq = is_y ? p->ysq : p->xsq;
     const bool int8 = p->prec == IMM_PRECISION_INT8;
     uint32_t *tile = scratch;
     for (size_t c0 = 0; c0 < kb; c0 += CHUNK) {
@@ -152,15 +191,10 @@ void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src,
         for (size_t r = 0; r < count; r++) {
             const size_t row = r0 + r;
             const float *v = src + row * dim + k0 + c0;
-            if (!int8) {
-                pack_chunk_float(p, v, n, P, r, tile, stats ? lanes + 8 * row : NULL);
-            } else {
-                float amax;
-                memcpy(&amax, &maxbits[row], sizeof amax);
-                const double inv = amax > 0.0f ? 127.0 / (double)amax : 0.0;
-                pack_chunk_int8(p, is_y, v, n, P, r, inv, tile, stats ? sq + row : NULL,
-                                stats && !is_y ? p->xsum + row : NULL);
-            }
+            if (int8)
+                pack_chunk_int8(p, is_y, v, n, P, r, inv_of(maxbits[row]), tile);
+            else
+                pack_chunk_float(p, v, n, P, r, tile);
         }
         memcpy((unsigned char *)dst + c0 * P * p->elem, tile, bytes);
     }

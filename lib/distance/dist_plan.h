@@ -48,15 +48,14 @@ typedef struct dist_plan_s {
     int threads;
 
     /* Workspace pieces (set by the layout in distance.c). */
-    unsigned char *bblock;     /* ypanels panels of nr x kpack: y's current round */
-    unsigned char *ablock;     /* threads x (mc x kpack): each task's rows of x */
-    unsigned char *scratch;    /* threads x DIST_PACK_SCRATCH */
-    void *edge;                /* threads x mr x nr: partial tiles */
-    uint32_t *xmax, *ymax;     /* per row: max |v| as float bits */
-    double *xlanes, *ylanes;   /* per row: the 8 lanes of the squared norm (float precisions) */
-    int64_t *xsq, *ysq, *xsum; /* INT8 per row: sum q^2; sum q (x only) */
-    double *xn, *yn;           /* squared norms of the rows as the kernels see them */
-    double *xs, *ys;           /* INT8 row scales max|v| / 127 */
+    unsigned char *bblock;  /* ypanels panels of nr x kpack: y's current round */
+    unsigned char *ablock;  /* threads x (mc x kpack): each task's rows of x */
+    unsigned char *scratch; /* threads x DIST_PACK_SCRATCH */
+    void *edge;             /* threads x mr x nr: partial tiles */
+    uint32_t *xmax, *ymax;  /* per row: max |v| as float bits */
+    double *xn, *yn;        /* squared norms of the rows as the kernels see them */
+    double *xs, *ys;        /* INT8 row scales max|v| / 127 */
+    int64_t *xsum, *ysum;   /* INT8: sum of q per row (x's removes the offset of q_y + 128) */
 
     /* Set by the pre-pass. */
     float prescale;     /* power of two applied to x and y before rounding (1 normally) */

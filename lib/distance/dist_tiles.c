@@ -38,10 +38,9 @@ static void merge_edge(const dist_plan *p, const void *edge, size_t rows, size_t
 }
 
 /* One task: rows [i0, i0 + rows) of x against rows [j0, j0 + cols) of y, over the round of
-   dimensions [k0, k0 + kb): each block of kc in it, in order. stats: this task accounts for its
-   rows' norms (the first task of the rows). */
+   dimensions [k0, k0 + kb): each block of kc in it, in order. */
 static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size_t cols, size_t k0,
-                     size_t kb, const float *x, int tid, bool stats, float *out) {
+                     size_t kb, const float *x, int tid, float *out) {
     const dist_kernel *k = p->k;
     const size_t MR = k->mr, NR = k->nr, m = p->m;
     const size_t kp = (kb + p->group - 1) / p->group * p->group; /* packed dimensions */
@@ -51,7 +50,7 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
     void *edge = (unsigned char *)p->edge + (size_t)tid * MR * NR * 4;
     const size_t nir = (rows + MR - 1) / MR, njr = (cols + NR - 1) / NR;
     for (size_t ir = 0; ir < nir; ir++)
-        k->pack(p, false, i0 + ir * MR, x, k0, kb, a + ir * apanel, scratch, stats);
+        k->pack(p, false, i0 + ir * MR, x, k0, kb, a + ir * apanel, scratch);
     for (size_t s0 = 0; s0 < kp; s0 += p->kc) {
         const size_t ks = kp - s0 < p->kc ? kp - s0 : p->kc;
         const bool first = k0 + s0 == 0;
@@ -73,19 +72,6 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
     }
 }
 
-/* Squared norms from the running lanes / INT8 sums. */
-static void norms(const dist_plan *p, size_t r, bool is_y) {
-    double *norm = is_y ? p->yn : p->xn;
-    if (p->prec == IMM_PRECISION_INT8) {
-        const uint32_t bits = (is_y ? p->ymax : p->xmax)[r];
-        const double s = (double)dist_float(bits) / 127.0;
-        (is_y ? p->ys : p->xs)[r] = s;
-        norm[r] = (s * s) * (double)(is_y ? p->ysq : p->xsq)[r];
-    } else {
-        norm[r] = dist_lanes8((is_y ? p->ylanes : p->xlanes) + 8 * r);
-    }
-}
-
 void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
     const dist_kernel *k = p->k;
     const size_t n = p->n, m = p->m, NR = k->nr;
@@ -101,29 +87,22 @@ void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
         for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
             const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
             const size_t kp = (kb + p->group - 1) / p->group * p->group;
-            const bool last = k0 + kb == p->dim;
 #pragma omp for schedule(dynamic, 1)
-            for (long jp = 0; jp < ypanels; jp++) {
-                const size_t r0 = (size_t)jp * NR, r1 = r0 + NR < m ? r0 + NR : m;
-                k->pack(p, true, r0, y, k0, kb, p->bblock + (size_t)jp * NR * kp * p->elem,
-                        p->scratch + (size_t)tid * DIST_PACK_SCRATCH, true);
-                if (last) /* the panel's rows are complete */
-                    for (size_t r = r0; r < r1; r++)
-                        norms(p, r, true);
-            }
+            for (long jp = 0; jp < ypanels; jp++)
+                k->pack(p, true, (size_t)jp * NR, y, k0, kb,
+                        p->bblock + (size_t)jp * NR * kp * p->elem,
+                        p->scratch + (size_t)tid * DIST_PACK_SCRATCH);
 #pragma omp for schedule(dynamic, 1)
             for (long t = 0; t < tasks; t++) {
                 const size_t ib = (size_t)t / njb, jb = (size_t)t % njb;
                 const size_t i0 = ib * p->mc, j0 = jb * p->nc;
                 const size_t rows = n - i0 < p->mc ? n - i0 : p->mc;
                 const size_t cols = m - j0 < p->nc ? m - j0 : p->nc;
-                run_task(p, i0, rows, j0, cols, k0, kb, x, tid, jb == 0, out);
+                run_task(p, i0, rows, j0, cols, k0, kb, x, tid, out);
             }
         }
 #pragma omp for schedule(dynamic, 4)
-        for (long i = 0; i < (long)n; i++) {
-            norms(p, (size_t)i, false);
+        for (long i = 0; i < (long)n; i++)
             k->finish(p, (size_t)i, (size_t)i + 1, x, y, out);
-        }
     }
 }

@@ -85,13 +85,12 @@ static size_t layout(dist_plan *p, unsigned char *base) {
         !imm_mul_size(T, (size_t)mr * p->k->nr * 4, &edge))
         return 0;
     sizes[0] = bblock, sizes[1] = ablock, sizes[2] = scratch, sizes[3] = edge;
-    sizes[4] = n * 4, sizes[5] = m * 4;                    /* xmax, ymax */
-    sizes[6] = n * 64, sizes[7] = m * 64;                  /* lanes */
-    sizes[8] = n * 8, sizes[9] = m * 8, sizes[10] = n * 8; /* xsq, ysq, xsum */
-    sizes[11] = n * 8, sizes[12] = m * 8;                  /* xn, yn */
-    sizes[13] = n * 8, sizes[14] = m * 8;                  /* xs, ys */
-    void *ptr[15];
-    for (int i = 0; i < 15; i++) {
+    sizes[4] = n * 4, sizes[5] = m * 4;   /* xmax, ymax */
+    sizes[6] = n * 8, sizes[7] = m * 8;   /* xn, yn */
+    sizes[8] = n * 8, sizes[9] = m * 8;   /* xs, ys */
+    sizes[10] = n * 8, sizes[11] = m * 8; /* xsum, ysum */
+    void *ptr[12];
+    for (int i = 0; i < 12; i++) {
         ptr[i] = base + at;
         if (sizes[i] > SIZE_MAX - at - 64)
             return 0;
@@ -99,9 +98,8 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     }
     if (base != NULL) {
         p->bblock = ptr[0], p->ablock = ptr[1], p->scratch = ptr[2], p->edge = ptr[3];
-        p->xmax = ptr[4], p->ymax = ptr[5], p->xlanes = ptr[6], p->ylanes = ptr[7];
-        p->xsq = ptr[8], p->ysq = ptr[9], p->xsum = ptr[10];
-        p->xn = ptr[11], p->yn = ptr[12], p->xs = ptr[13], p->ys = ptr[14];
+        p->xmax = ptr[4], p->ymax = ptr[5], p->xn = ptr[6], p->yn = ptr[7];
+        p->xs = ptr[8], p->ys = ptr[9], p->xsum = ptr[10], p->ysum = ptr[11];
     }
     return at;
 }
@@ -148,13 +146,4 @@ int imm_distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
     int status = imm_dist_compute(x, n, y, m, dim, &o, work, out);
     free(block);
     return status;
-}
-
-int imm_distance_f32(const float *x, size_t n, const float *y, size_t m, size_t dim,
-                     imm_metric metric, int threads, float *out) {
-    imm_options o;
-    imm_options_init(&o);
-    o.metric = metric;
-    o.num_threads = threads;
-    return imm_distance(x, n, y, m, dim, &o, out);
 }

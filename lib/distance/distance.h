@@ -12,15 +12,11 @@ size_t imm_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_option
 
 /* out[i * m + j] = metric(x_i, y_j) in o->precision, using `work` (imm_dist_workspace_bytes()
    bytes, 64-byte aligned) and nothing else: no allocation. Arguments must be checked already:
-   n, m, dim > 0, pointers non-NULL, options resolved. Returns IMM_OK, or IMM_ERR_NONFINITE
-   (NaN/Inf input, a value that overflows the precision, or a distance that overflows float)
-   without writing out. */
+   n, m, dim > 0, pointers non-NULL, options resolved; out must not overlap x or y (it holds the
+   dot products while they are summed). Returns IMM_OK, or IMM_ERR_NONFINITE (NaN/Inf input, a
+   value that overflows the precision, or a distance that overflows float) without writing out.
+   imm_dist_workspace_bytes() is 0 (TOO_LARGE) for INT8 with dim > 66311. */
 int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
                      const imm_options *o, void *work, float *out);
-
-/* Transitional: the fp32 entry the noise path used before imm_dist_compute(); allocates its
-   workspace. Remove once lib/noise calls imm_dist_compute(). */
-int imm_distance_f32(const float *x, size_t n, const float *y, size_t m, size_t dim,
-                     imm_metric metric, int threads, float *out);
 
 #endif
