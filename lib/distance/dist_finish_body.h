@@ -32,7 +32,8 @@ void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, 
             const size_t cnt = m - j0 < FINISH_CHUNK ? m - j0 : FINISH_CHUNK;
             float *o = out + i * m + j0;
             const double *yn = p->yn + j0;
-            memcpy(dot.f, o, cnt * sizeof *o);
+            for (size_t q = 0; q < cnt; q++) /* a loop, not memcpy: that became rep movsq */
+                dot.f[q] = o[q];             /* (moves keep the bits of INT8's int32 sums) */
             int fix = 0;
             for (size_t q = 0; q < cnt; q++)
                 s[q] = xn + yn[q];
