@@ -11,6 +11,9 @@
  */
 #include <math.h>
 #include <string.h>
+#if defined(__F16C__)
+#include <immintrin.h>
+#endif
 
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
@@ -40,10 +43,19 @@ static void add_squares(double l[8], const float *v, size_t n) {
 static void convert_chunk(const dist_plan *p, const float *v, size_t n, float *out) {
     const float s = p->prescale;
     switch (p->prec) {
-    case IMM_PRECISION_FP16:
-        for (size_t k = 0; k < n; k++)
+    case IMM_PRECISION_FP16: {
+        size_t k = 0;
+#if defined(__F16C__)
+        /* vcvtps2ph (nearest even) and back: the same bits as dist_round_half for every float
+           (checked exhaustively), 8 at a time. */
+        for (; k + 8 <= n; k += 8)
+            _mm256_storeu_ps(out + k, _mm256_cvtph_ps(_mm256_cvtps_ph(_mm256_loadu_ps(v + k),
+                                                                      _MM_FROUND_TO_NEAREST_INT)));
+#endif
+        for (; k < n; k++)
             out[k] = dist_round_half(v[k]);
         break;
+    }
     case IMM_PRECISION_BF16:
         for (size_t k = 0; k < n; k++)
             out[k] = dist_round_bf16(v[k] * s);
