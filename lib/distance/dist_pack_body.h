@@ -76,15 +76,19 @@ static void convert_chunk(const dist_plan *p, const float *v, size_t n, float *o
 #endif
 
 /* Word w of row r at w * P + r (words: floats, or 32-bit groups of bf16 / int16 / int8). */
-DIST_SCALAR_STORES static void store_words(uint32_t *tile, const uint32_t *words, size_t count,
+DIST_SCALAR_STORES static void store_words(uint32_t *tile, const void *words, size_t count,
                                            size_t P, size_t r) {
     for (size_t w = 0; w < count; w++)
-        tile[w * P + r] = words[w];
+        memcpy(tile + w * P + r, (const unsigned char *)words + 4 * w, 4);
 }
 
 /* n dimensions of one row (v) into row r of the chunk buffer: float and bf16 stores. */
 static void pack_chunk_float(const dist_plan *p, const float *v, size_t n, size_t P, size_t r,
                              uint32_t *tile) {
+    if (p->prec == IMM_PRECISION_FP32 && p->prescale == 1.0f && !p->swap_pairs) {
+        store_words(tile, v, n, P, r); /* the values as they are: no staging copy */
+        return;
+    }
     union {
         float f[CHUNK + 1];
         uint32_t w[CHUNK + 1];
