@@ -277,9 +277,9 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *      max_k |x_k| sqrt(dim) / 254 (INT8), 0 (FP32).
  *   6. Speed: AVX-512 (with VNNI for INT8 and BF16 for BF16 where the CPU has them) or AVX2
  *      kernels, chosen once per process; OpenMP over blocks of the output.
- *   7. Memory (allocated per call): about 100 bytes per row of x and y, up to 1 MiB of packed
- *      y (more only when m exceeds 1024 rows: 256 * 4 bytes per row), and per thread at most
- *      about 0.5 MiB of packed x. out holds the dot products while they are summed. */
+ *   7. Memory (allocated per call): about 40 bytes per row of x and y, up to 4 MiB of packed y
+ *      (2^20 values; more only when m exceeds 4096 rows: 256 values per row), and per thread up
+ *      to 1 MiB of packed x. out holds the dot products while they are summed. */
 IMM_API IMM_NODISCARD int imm_distance(const float *x, size_t n, const float *y, size_t m,
                                        size_t dim, const imm_options *opts, float *out);
 
