@@ -310,8 +310,7 @@ IMM_API IMM_NODISCARD int imm_permute_rows(float *rows, size_t n, size_t dim,
  *         2. The multiset of noise rows is preserved bitwise: only their order changes.
  *         3. x and noise must not overlap.
  *         4. Memory: the batch x batch float distance matrix (64 MiB at batch 4096), the
- *            distance kernels' packed copies of x and noise (imm_distance note 7: 96 MiB for
- *            fp32 at batch 4096, dim 3072; a quarter of that for int8), and O(batch + dim);
+ *            distance kernels' workspace (imm_distance note 7: a few MiB) and O(batch + dim);
  *            imm_ctx_workspace_size() gives the exact figure. */
 IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                                            const imm_options *opts, int32_t *perm);
@@ -329,8 +328,8 @@ IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t 
  *         2. Unlike the batch permutation, choosing from a larger pool biases the noise toward
  *            the images: the kept rows are the pool's nearest, not a reordering of Gaussian
  *            draws, so the noise a model is trained on is no longer N(0, I) given the batch.
- *         3. Memory: the batch x pool_size float distance matrix, the packed copies of x and
- *            pool (imm_distance note 7), and O(pool_size + dim). */
+ *         3. Memory: the batch x pool_size float distance matrix, the distance kernels'
+ *            workspace (imm_distance note 7) and O(pool_size + dim). */
 IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, const float *pool,
                                                 size_t pool_size, size_t dim,
                                                 const imm_options *opts, float *out,
@@ -395,9 +394,9 @@ IMM_API IMM_NODISCARD int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x,
 
 /*! imm_ctx_workspace_size() :
  *  @param bytes out: the workspace a context needs for (batch, dim) with *opts (NULL = defaults),
- *         in bytes: the batch x batch float distance matrix, the packed copies of the images and
- *         the noise (imm_distance note 7) and O(batch + dim). Measured at batch 4096, dim 3072:
- *         162 MiB for fp32 and fp16, 114 MiB for bf16, 90 MiB for int8.
+ *         in bytes: the batch x batch float distance matrix, the distance kernels' workspace
+ *         (imm_distance note 7) and O(batch + dim). Measured at batch 4096, dim 3072: 71.6 MiB
+ *         for fp32 and fp16, 68.6 MiB for bf16, 70.1 MiB for int8 (10.4 MiB at batch 1024).
  *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_UNSUPPORTED. */
 IMM_API IMM_NODISCARD int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim,
                                                  size_t *bytes);

@@ -106,19 +106,19 @@ static void test_against_reference(void **state) {
 
 /* Header note 2, FP32: d^2 = (|x|^2 + |y|^2) - 2 x.y in double, the dot product in blocks of 256
  * dimensions with one fp32 FMA chain per block (increasing k) and the block sums added in
- * double; below 1/16 of |x|^2 + |y|^2 the sum of (x_k - y_k)^2 in double instead; clamped at 0,
+ * fp32, in block order; below 1/16 of |x|^2 + |y|^2 the sum of (x_k - y_k)^2 in double instead; clamped at 0,
  * rounded to float, for L2 the double square root rounded. Only the summation order of the
  * double norms is left open, so the output must be the rounding of a value within 1e-12
  * (relative) of this reference, taking either branch when d^2 sits at the threshold. */
 static double note2_dot(const float *x, const float *y, size_t dim) {
-    double dot = 0;
+    float dot = 0.0f;
     for (size_t k0 = 0; k0 < dim; k0 += 256) {
         float acc = 0.0f;
         for (size_t k = k0; k < dim && k < k0 + 256; k++)
             acc = fmaf(x[k], y[k], acc);
-        dot += (double)acc;
+        dot = k0 == 0 ? acc : dot + acc;
     }
-    return dot;
+    return (double)dot;
 }
 
 static int matches_note2(float got, const float *x, const float *y, size_t dim, int root) {

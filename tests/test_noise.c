@@ -454,8 +454,8 @@ static void test_inside_omp_parallel(void **state) {
     free_problem(&p[1]);
 }
 
-/* At least the batch x batch float matrix, monotone in batch; at 4096 the matrix plus the packed
-   fp32 copies of images and noise (header: imm_ctx_workspace_size), within 16 MiB. */
+/* At least the batch x batch float matrix, monotone in batch; at 4096 the matrix plus the
+   distance kernels' few MiB (header: imm_ctx_workspace_size: 71.6 MiB for fp32). */
 static void test_workspace_size(void **state) {
     (void)state;
     static const size_t dims[] = {1, 64, 3072};
@@ -475,10 +475,9 @@ static void test_workspace_size(void **state) {
             assert_int_equal(imm_ctx_workspace_size(metric ? &o : NULL, 4096, dims[d], &bytes),
                              IMM_OK);
             const size_t matrix = (size_t)4096 * 4096 * sizeof(float);
-            const size_t packed = 2 * (size_t)4096 * dims[d] * sizeof(float);
-            if (bytes < matrix || bytes > matrix + packed + (16u << 20))
-                fail_msg("batch 4096 dim %zu: %zu bytes, expected %zu + %zu + O(batch + dim)",
-                         dims[d], bytes, matrix, packed);
+            if (bytes < matrix || bytes > matrix + (12u << 20))
+                fail_msg("batch 4096 dim %zu: %zu bytes, expected %zu + a few MiB", dims[d],
+                         bytes, matrix);
         }
 }
 

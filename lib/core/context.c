@@ -16,7 +16,8 @@ int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {
 }
 
 void imm_ctx_release(imm_ctx *ctx) {
-    free(ctx->work);
+    free(ctx->raw);
+    ctx->raw = NULL;
     ctx->work = NULL;
     ctx->work_bytes = 0;
 }
@@ -31,12 +32,14 @@ void imm_ctx_free(imm_ctx *ctx) {
 int imm_ctx_reserve(imm_ctx *ctx, size_t bytes) {
     if (bytes <= ctx->work_bytes)
         return IMM_OK;
-    size_t rounded = (bytes + 63) & ~(size_t)63;
-    RETURN_ERROR_IF(rounded < bytes, IMM_ERR_NOMEM);
-    void *p = aligned_alloc(64, rounded);
-    RETURN_ERROR_IF(p == NULL, IMM_ERR_NOMEM);
-    free(ctx->work);
-    ctx->work = p;
-    ctx->work_bytes = rounded;
+    /* malloc, aligned by hand: glibc hands a freed large block back to the next one-shot call,
+       where aligned_alloc's fresh mapping would page-fault on every 4 KiB again. */
+    RETURN_ERROR_IF(bytes > SIZE_MAX - 63, IMM_ERR_NOMEM);
+    void *raw = malloc(bytes + 63);
+    RETURN_ERROR_IF(raw == NULL, IMM_ERR_NOMEM);
+    free(ctx->raw);
+    ctx->raw = raw;
+    ctx->work = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    ctx->work_bytes = bytes;
     return IMM_OK;
 }

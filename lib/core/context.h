@@ -7,6 +7,7 @@
 struct imm_ctx {
     imm_options opts;
     void *work;        /* 64-byte aligned, grown on demand, never shrunk */
+    void *raw;         /* what malloc returned for work */
     size_t work_bytes;
 };
 
