@@ -217,6 +217,37 @@ static void test_auction_duals(void **state) {
     free(v);
 }
 
+/* From 2048 columns on, row minima come from candidate lists (lib/lap/lap_state.c): the exact
+   solver must still be certified optimal, and auction results thread-count independent. */
+static void test_candidate_lists(void **state) {
+    (void)state;
+    const size_t n = 2048;
+    float *c = tu_image_noise_costs(n, 64, 17);
+    int32_t *a = malloc(n * sizeof(int32_t)), *b = malloc(n * sizeof(int32_t));
+    double *u = malloc(n * sizeof(double)), *v = malloc(n * sizeof(double));
+    assert_non_null(c);
+    double exact, violation;
+    assert_int_equal(imm_lap_solve_dual(c, n, n, NULL, a, u, v, &exact), IMM_OK);
+    assert_int_equal(imm_lap_certify(c, n, n, a, u, v, &violation), IMM_OK);
+    assert_true(violation <= 1e-9 * tu_max_abs(c, n * n) + 1e-30);
+    for (int fin = 0; fin < 2; fin++) {
+        imm_lap_info i1, i2;
+        imm_options o = auction_opts(fin, 1);
+        assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &i1), IMM_OK);
+        o.num_threads = 2;
+        assert_int_equal(imm_lap_solve_ex(c, n, n, &o, b, NULL, NULL, &i2), IMM_OK);
+        assert_memory_equal(a, b, n * sizeof(int32_t));
+        assert_true(i1.total - exact <= i1.gap_bound + slack(n, 100.0));
+        if (fin)
+            assert_true(fabs(i1.total - exact) <= slack(n, 100.0));
+    }
+    free(c);
+    free(a);
+    free(b);
+    free(u);
+    free(v);
+}
+
 static void test_option_errors(void **state) {
     (void)state;
     float c[4] = {1, 2, 3, 4};
@@ -239,7 +270,7 @@ int main(void) {
         cmocka_unit_test(test_small_brute_force),  cmocka_unit_test(test_exact_finish_matches_exact),
         cmocka_unit_test(test_termination),        cmocka_unit_test(test_thread_independence),
         cmocka_unit_test(test_image_noise_quality), cmocka_unit_test(test_auction_duals),
-        cmocka_unit_test(test_option_errors),
+        cmocka_unit_test(test_candidate_lists),  cmocka_unit_test(test_option_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
