@@ -3,14 +3,19 @@
 
 #include "core/context.h"
 
+int imm_ctx_init_local(imm_ctx *ctx, const imm_options *opts) {
+    *ctx = (imm_ctx){0};
+    FORWARD_IF_ERROR(imm_options_resolve(opts, &ctx->opts));
+    return imm_options_supported(&ctx->opts);
+}
+
 int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {
-    imm_options o;
+    imm_ctx local;
     RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
-    FORWARD_IF_ERROR(imm_options_supported(&o));
-    imm_ctx *c = calloc(1, sizeof *c);
+    FORWARD_IF_ERROR(imm_ctx_init_local(&local, opts));
+    imm_ctx *c = malloc(sizeof *c);
     RETURN_ERROR_IF(c == NULL, IMM_ERR_NOMEM);
-    c->opts = o;
+    *c = local;
     *ctx = c;
     return IMM_OK;
 }

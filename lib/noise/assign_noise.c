@@ -115,9 +115,8 @@ int imm_ctx_assign_noise(imm_ctx *ctx, const float *x, float *noise, size_t batc
 
 int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                      const imm_options *opts, int32_t *perm) {
-    imm_ctx ctx = {0};
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &ctx.opts));
-    FORWARD_IF_ERROR(imm_options_supported(&ctx.opts));
+    imm_ctx ctx;
+    FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
     int status = assign_noise(&ctx, x, noise, batch, dim, perm);
     imm_ctx_release(&ctx);
     return status;
@@ -131,9 +130,8 @@ int imm_ctx_assign_noise_pool(imm_ctx *ctx, const float *x, size_t batch, const 
 
 int imm_assign_noise_pool(const float *x, size_t batch, const float *pool, size_t pool_size,
                           size_t dim, const imm_options *opts, float *out, int32_t *index) {
-    imm_ctx ctx = {0};
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &ctx.opts));
-    FORWARD_IF_ERROR(imm_options_supported(&ctx.opts));
+    imm_ctx ctx;
+    FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
     int status = assign_pool(&ctx, x, batch, pool, pool_size, dim, out, index);
     imm_ctx_release(&ctx);
     return status;

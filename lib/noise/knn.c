@@ -116,9 +116,8 @@ int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x, size_t batch, const f
 
 int imm_select_noise_knn(const float *x, size_t batch, const float *candidates, size_t k,
                          size_t dim, const imm_options *opts, float *out, int32_t *index) {
-    imm_ctx ctx = {0};
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &ctx.opts));
-    FORWARD_IF_ERROR(imm_options_supported(&ctx.opts));
+    imm_ctx ctx;
+    FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
     int status = select_knn(&ctx, x, batch, candidates, k, dim, out, index);
     imm_ctx_release(&ctx);
     return status;
