@@ -1,6 +1,6 @@
 # Distance sources, included by lib/CMakeLists.txt. Owned by the distance kernels: ISA files get
-# their own flags here (IMM_CC_HAS_AVX2 / IMM_CC_HAS_AVX512 are set by the probes in
-# lib/CMakeLists.txt before this file is included).
+# their own flags here (IMM_CC_HAS_AVX2 / IMM_CC_HAS_AVX512 and IMM_AVX2_FLAGS / IMM_AVX512_FLAGS
+# are set by the probes in lib/CMakeLists.txt before this file is included).
 #
 # Every distance file is compiled with -ffp-contract=off (no FMA the source did not write: the
 # variants must agree bit for bit) and -fno-math-errno (lets sqrt vectorise; its inputs are
@@ -19,9 +19,9 @@ set(_imm_dist_defs "")
 if(IMM_CC_HAS_AVX2)
   list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c)
   set_source_files_properties(distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c PROPERTIES
-    COMPILE_OPTIONS "${_imm_dist_fp};-mavx2;-mfma;-mf16c")
+    COMPILE_OPTIONS "${_imm_dist_fp};${IMM_AVX2_FLAGS}")
   if(IMM_CC_HAS_AVX512)
-    set(_imm_dist_avx512 ${_imm_dist_fp} -mavx2 -mfma -mf16c -mavx512f -mavx512vl -mavx512bw)
+    set(_imm_dist_avx512 ${_imm_dist_fp} ${IMM_AVX512_FLAGS})
     list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c)
     set_source_files_properties(distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c PROPERTIES
       COMPILE_OPTIONS "${_imm_dist_avx512}")
