@@ -125,25 +125,29 @@ typedef enum imm_metric {
  *  carved out of `reserved_`, which must stay zero (a non-zero reserved word is rejected with
  *  IMM_ERR_INVALID_ARG, which also catches options that were never initialised). */
 typedef struct imm_options {
-    imm_solver solver;       /* default IMM_SOLVER_EXACT */
-    imm_precision precision; /* default IMM_PRECISION_FP32: precision of the distance kernels */
-    imm_metric metric;       /* default IMM_METRIC_L2 */
-    int num_threads;         /* >= 0; 0 = the OpenMP default (omp_get_max_threads()) */
+    int32_t solver;      /* an imm_solver; default IMM_SOLVER_EXACT */
+    int32_t precision;   /* an imm_precision; default IMM_PRECISION_FP32: the distance kernels */
+    int32_t metric;      /* an imm_metric; default IMM_METRIC_L2 */
+    int32_t num_threads; /* >= 0; 0 = the OpenMP default (omp_get_max_threads()) */
     /* IMM_SOLVER_AUCTION: relative accuracy target. The auction stops at the epsilon with
        rows * epsilon <= accuracy * (max cost - min cost), which bounds the gap to the optimum
-       by that amount. 0 = IMM_AUCTION_DEFAULT_ACCURACY; otherwise finite and > 0.
+       by that amount. 0 = IMM_AUCTION_DEFAULT_ACCURACY; otherwise in (0, IMM_AUCTION_MAX_ACCURACY]
+       (anything else, NaN included, is IMM_ERR_INVALID_ARG).
        Rectangular problems with many extra columns ((cols - rows) * 8 > cols) are always
        solved exactly (the auction would fight price wars there); imm_lap_info.exact says so. */
     double accuracy;
     /* IMM_SOLVER_AUCTION: non-zero = finish exactly, seeding the exact solver with the auction's
        prices (the result is then optimal, like IMM_SOLVER_EXACT). Default 0. */
-    int exact_finish;
-    int reserved_int_;      /* must be zero */
+    int32_t exact_finish;
+    int32_t reserved_int_;  /* must be zero */
     uint64_t reserved_[12]; /* must be zero */
 } imm_options;
 
 /* The auction's default relative accuracy (see imm_options.accuracy). */
 #define IMM_AUCTION_DEFAULT_ACCURACY 1e-4
+/* The largest accepted accuracy: a gap bound of the whole cost range, which every assignment
+   meets. */
+#define IMM_AUCTION_MAX_ACCURACY 1.0
 
 /*! imm_options_init() :
  *  Sets every field of *opts (including the reserved space) to the defaults:

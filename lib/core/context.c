@@ -12,6 +12,7 @@ int imm_ctx_init_local(imm_ctx *ctx, const imm_options *opts) {
 int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {
     imm_ctx local;
     RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(imm_overlap(ctx, sizeof *ctx, opts, sizeof *opts), IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imm_ctx_init_local(&local, opts));
     imm_ctx *c = malloc(sizeof *c);
     RETURN_ERROR_IF(c == NULL, IMM_ERR_NOMEM);

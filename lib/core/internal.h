@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/fpenv.h"
+#include "core/parallel.h"
+
 /* Keep the happy path readable: bail out with a status, or forward a callee's error. */
 #define RETURN_ERROR_IF(cond, status)                                                              \
     do {                                                                                           \
@@ -28,14 +31,19 @@ static inline bool imm_mul_size(size_t a, size_t b, size_t *out) {
     return true;
 }
 
+/* True when the byte ranges [a, a + abytes) and [b, b + bbytes) share a byte. Empty ranges share
+   none. Every entry point rejects an output that overlaps an input or another output with it. */
+static inline bool imm_overlap(const void *a, size_t abytes, const void *b, size_t bbytes) {
+    const uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    return abytes != 0 && bbytes != 0 && a != NULL && b != NULL && pa < pb + bbytes &&
+           pb < pa + abytes;
+}
+
 /* Validates options (NULL allowed) and copies them, or the defaults, into *out. */
 int imm_options_resolve(const imm_options *opts, imm_options *out);
 
 /* IMM_OK when this build can serve the (valid) options, else IMM_ERR_UNSUPPORTED. */
 int imm_options_supported(const imm_options *opts);
-
-/* The thread count to pass to OpenMP num_threads clauses. */
-int imm_threads(const imm_options *opts);
 
 /* True when all n floats are finite. */
 bool imm_all_finite(const float *p, size_t n);

@@ -1,5 +1,4 @@
 /* options.c - defaults and validation of imm_options. */
-#include <omp.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -27,7 +26,10 @@ int imm_options_resolve(const imm_options *opts, imm_options *out) {
                     IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(metric != IMM_METRIC_L2 && metric != IMM_METRIC_SQL2, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(opts->num_threads < 0, IMM_ERR_INVALID_ARG);
-    RETURN_ERROR_IF(!(opts->accuracy >= 0.0 && opts->accuracy <= 1e300), IMM_ERR_INVALID_ARG);
+    /* 0 (the default) or a share of the cost range in (0, 1]: an epsilon above the whole range
+       bounds nothing, and would let the auction's prices run far beyond the costs. */
+    RETURN_ERROR_IF(!(opts->accuracy >= 0.0 && opts->accuracy <= IMM_AUCTION_MAX_ACCURACY),
+                    IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(opts->reserved_int_ != 0, IMM_ERR_INVALID_ARG);
     for (size_t i = 0; i < sizeof opts->reserved_ / sizeof opts->reserved_[0]; i++)
         RETURN_ERROR_IF(opts->reserved_[i] != 0, IMM_ERR_INVALID_ARG);
@@ -40,10 +42,6 @@ int imm_options_resolve(const imm_options *opts, imm_options *out) {
 int imm_options_supported(const imm_options *opts) {
     (void)opts; /* every precision has distance kernels */
     return IMM_OK;
-}
-
-int imm_threads(const imm_options *opts) {
-    return opts->num_threads > 0 ? opts->num_threads : omp_get_max_threads();
 }
 
 bool imm_all_finite(const float *p, size_t n) {

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/fpenv.h" /* refuses -ffast-math builds */
+
 /* What a packed element is. */
 typedef enum {
     DIST_STORE_F32 = 0,  /* float (FP32, FP16 rounded, BF16 rounded with pairs swapped) */

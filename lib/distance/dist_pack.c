@@ -4,7 +4,6 @@
  */
 #include <float.h>
 #include <math.h>
-#include <omp.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -50,36 +49,61 @@ double imm_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, c
     return dist_lanes8(l);
 }
 
-/* Whether any output overflows float. Only pairs whose norm bound allows it are computed (the
-   finish computes exactly these pairs the same way, so the check and the output agree). */
-static bool any_overflow(const dist_plan *p, const float *x, const float *y) {
-    int overflow = 0;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(p->threads) reduction(| : overflow)
-    for (long i = 0; i < (long)p->n; i++) {
-        const double bx = dist_row_bound(p, p->xmax[i]);
-        for (size_t j = 0; j < p->m && !overflow; j++) {
-            if (bx + dist_row_bound(p, p->ymax[j]) < p->bound_limit)
-                continue;
-            double v = imm_dist_direct(p, (size_t)i, j, x, y) * p->rescale;
-            float f = p->root ? (float)sqrt(v) : (float)v;
-            overflow |= isinf(f);
+typedef struct {
+    const dist_plan *p;
+    const float *x, *y;
+    bool max_known;
+    int overflow; /* any_overflow(): set by any row that finds one */
+} prepass_job;
+
+/* Row i of x against every y whose norm bound allows an overflow (the finish computes exactly
+   these pairs the same way, so the check and the output agree). */
+static void overflow_row(long i, int tid, void *arg) {
+    prepass_job *job = arg;
+    const dist_plan *p = job->p;
+    (void)tid;
+    const double bx = dist_row_bound(p, p->xmax[i]);
+    for (size_t j = 0; j < p->m; j++) {
+        int seen_overflow;
+#pragma omp atomic read
+        seen_overflow = job->overflow;
+        if (seen_overflow)
+            return;
+        if (bx + dist_row_bound(p, p->ymax[j]) < p->bound_limit)
+            continue;
+        double v = imm_dist_direct(p, (size_t)i, j, job->x, job->y) * p->rescale;
+        float f = p->root ? (float)sqrt(v) : (float)v;
+        if (isinf(f)) {
+#pragma omp atomic write
+            job->overflow = 1;
         }
     }
-    return overflow != 0;
 }
 
-/* Row statistics of x and y (parallel over rows). */
+/* Whether any output overflows float. */
+static bool any_overflow(const dist_plan *p, const float *x, const float *y) {
+    prepass_job job = {p, x, y, false, 0};
+    imm_parallel_for(p->threads, (long)p->n, 1, overflow_row, &job);
+    return job.overflow != 0;
+}
+
+/* Statistics of row r of x (r < n) or of y (r - n). */
+static void stats_row(long r, int tid, void *arg) {
+    prepass_job *job = arg;
+    dist_plan *p = (dist_plan *)job->p;
+    (void)tid;
+    const bool is_y = (size_t)r >= p->n;
+    const size_t i = is_y ? (size_t)r - p->n : (size_t)r;
+    p->k->stats(p, (is_y ? job->y : job->x) + i * p->dim, job->max_known,
+                (is_y ? p->ymax : p->xmax) + i, (is_y ? p->yn : p->xn) + i,
+                (is_y ? p->ys : p->xs) + i, (is_y ? p->ysum : p->xsum) + i);
+}
+
+/* Row statistics of x and y (parallel over rows when there is enough of them). */
 static void all_stats(dist_plan *p, const float *x, const float *y, bool max_known) {
-    const size_t n = p->n, m = p->m, dim = p->dim;
-    const bool big = (n + m) * dim > 65536;
-#pragma omp parallel for schedule(dynamic, 16) num_threads(p->threads) if (big)
-    for (long r = 0; r < (long)(n + m); r++) {
-        const bool is_y = (size_t)r >= n;
-        const size_t i = is_y ? (size_t)r - n : (size_t)r;
-        p->k->stats(p, (is_y ? y : x) + i * dim, max_known, (is_y ? p->ymax : p->xmax) + i,
-                    (is_y ? p->yn : p->xn) + i, (is_y ? p->ys : p->xs) + i,
-                    (is_y ? p->ysum : p->xsum) + i);
-    }
+    prepass_job job = {p, x, y, max_known, 0};
+    const bool big = (p->n + p->m) * p->dim > 65536;
+    imm_parallel_for(big ? p->threads : 1, (long)(p->n + p->m), 16, stats_row, &job);
 }
 
 int imm_dist_prepare(dist_plan *p, const float *x, const float *y) {

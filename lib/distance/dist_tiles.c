@@ -10,6 +10,7 @@
 #include <omp.h>
 #include <string.h>
 
+#include "core/fpenv.h"
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
 
@@ -72,37 +73,60 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
     }
 }
 
+/* The steps of a round, and the finish: each runs the same way on any thread. */
+static void pack_y(const dist_plan *p, long jp, const float *y, size_t k0, size_t kb, int tid) {
+    const size_t NR = p->k->nr, kp = (kb + p->group - 1) / p->group * p->group;
+    p->k->pack(p, true, (size_t)jp * NR, y, k0, kb, p->bblock + (size_t)jp * NR * kp * p->elem,
+               p->scratch + (size_t)tid * DIST_PACK_SCRATCH);
+}
+
+static void task(const dist_plan *p, long t, const float *x, size_t k0, size_t kb, int tid,
+                 float *out) {
+    const size_t njb = (p->m + p->nc - 1) / p->nc;
+    const size_t ib = (size_t)t / njb, jb = (size_t)t % njb;
+    const size_t i0 = ib * p->mc, j0 = jb * p->nc;
+    const size_t rows = p->n - i0 < p->mc ? p->n - i0 : p->mc;
+    const size_t cols = p->m - j0 < p->nc ? p->m - j0 : p->nc;
+    run_task(p, i0, rows, j0, cols, k0, kb, x, tid, out);
+}
+
 void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
-    const dist_kernel *k = p->k;
-    const size_t n = p->n, m = p->m, NR = k->nr;
+    const size_t n = p->n, m = p->m;
     const size_t nib = (n + p->mc - 1) / p->mc, njb = (m + p->nc - 1) / p->nc;
     const long tasks = (long)(nib * njb), ypanels = (long)p->ypanels;
-    /* Below ~0.1 ms of work a team costs more than it saves. */
+    /* Below ~0.1 ms of work a team costs more than it saves: the calling thread does it all. */
     const bool big = (double)n * (double)m * (double)p->dim > 2e7;
-    /* Two barriers per round and one at the end; dynamic schedules everywhere, so that a thread
-       the OS has descheduled holds as little of the work as possible. */
-#pragma omp parallel num_threads(p->threads) if (big)
+    if (!big || p->threads < 2) {
+        for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
+            const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
+            for (long jp = 0; jp < ypanels; jp++)
+                pack_y(p, jp, y, k0, kb, 0);
+            for (long t = 0; t < tasks; t++)
+                task(p, t, x, k0, kb, 0, out);
+        }
+        p->k->finish(p, 0, n, x, y, out);
+        return;
+    }
+    /* One team for the whole call: two barriers per round and one at the end; dynamic schedules
+       everywhere, so that a thread the OS has descheduled holds as little of the work as
+       possible. */
+#pragma omp parallel num_threads(p->threads)
     {
+        imm_fpenv fe;
+        imm_fpenv_enter(&fe);
         const int tid = omp_get_thread_num();
         for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
             const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
-            const size_t kp = (kb + p->group - 1) / p->group * p->group;
 #pragma omp for schedule(dynamic, 1)
             for (long jp = 0; jp < ypanels; jp++)
-                k->pack(p, true, (size_t)jp * NR, y, k0, kb,
-                        p->bblock + (size_t)jp * NR * kp * p->elem,
-                        p->scratch + (size_t)tid * DIST_PACK_SCRATCH);
+                pack_y(p, jp, y, k0, kb, tid);
 #pragma omp for schedule(dynamic, 1)
-            for (long t = 0; t < tasks; t++) {
-                const size_t ib = (size_t)t / njb, jb = (size_t)t % njb;
-                const size_t i0 = ib * p->mc, j0 = jb * p->nc;
-                const size_t rows = n - i0 < p->mc ? n - i0 : p->mc;
-                const size_t cols = m - j0 < p->nc ? m - j0 : p->nc;
-                run_task(p, i0, rows, j0, cols, k0, kb, x, tid, out);
-            }
+            for (long t = 0; t < tasks; t++)
+                task(p, t, x, k0, kb, tid, out);
         }
 #pragma omp for schedule(dynamic, 4)
         for (long i = 0; i < (long)n; i++)
-            k->finish(p, (size_t)i, (size_t)i + 1, x, y, out);
+            p->k->finish(p, (size_t)i, (size_t)i + 1, x, y, out);
+        imm_fpenv_leave(&fe);
     }
 }

@@ -121,8 +121,8 @@ int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t 
     return IMM_OK;
 }
 
-int imm_distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
-                 const imm_options *opts, float *out) {
+static int distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                    const imm_options *opts, float *out) {
     imm_options o;
     size_t nx, ny, nm;
     FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
@@ -135,6 +135,9 @@ int imm_distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
     if (n == 0 || m == 0)
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || y == NULL || out == NULL || dim == 0, IMM_ERR_INVALID_ARG);
+    /* out holds dot products while they are summed: it must not be an input. */
+    RETURN_ERROR_IF(imm_overlap(out, nm, x, nx) || imm_overlap(out, nm, y, ny),
+                    IMM_ERR_INVALID_ARG);
     size_t bytes = imm_dist_workspace_bytes(n, m, dim, &o);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
     /* malloc, not aligned_alloc: glibc recycles a large malloc block across calls (its mmap
@@ -145,5 +148,14 @@ int imm_distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
     void *work = (void *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
     int status = imm_dist_compute(x, n, y, m, dim, &o, work, out);
     free(block);
+    return status;
+}
+
+int imm_distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                 const imm_options *opts, float *out) {
+    imm_fpenv fe;
+    imm_fpenv_enter(&fe);
+    int status = distance(x, n, y, m, dim, opts, out);
+    imm_fpenv_leave(&fe);
     return status;
 }

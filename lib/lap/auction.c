@@ -31,55 +31,89 @@ static void bid(lap_state *s, int32_t i, double eps, int32_t *col, double *val) 
     *val = nv;
 }
 
+/* The free rows of a phase, as two lists that swap after every round. */
+typedef struct {
+    int32_t *list, *next;
+    size_t nfree;
+    int64_t bids, budget;
+} round_state;
+
+/* Highest bid per column wins; on equal bids the earlier one in the list. Makes the winners'
+   assignments and the next round's free list (losers and evicted owners, in list order). */
+static void settle(lap_state *s, round_state *r) {
+    const size_t nfree = r->nfree;
+    r->bids += (int64_t)nfree;
+    for (size_t k = 0; k < nfree; k++) {
+        int32_t j = s->bid_col[k];
+        if (s->win_k[j] < 0 || s->bid_val[k] < s->win_val[j]) {
+            s->win_k[j] = (int32_t)k;
+            s->win_val[j] = s->bid_val[k];
+        }
+    }
+    size_t nnext = 0;
+    for (size_t k = 0; k < nfree; k++) {
+        int32_t i = r->list[k], j = s->bid_col[k];
+        if (s->win_k[j] != (int32_t)k) {
+            r->next[nnext++] = i;
+            continue;
+        }
+        int32_t old = s->y[j];
+        if (old >= 0) {
+            s->x[old] = -1;
+            r->next[nnext++] = old;
+        }
+        s->y[j] = i;
+        s->x[i] = j;
+        s->v[j] = s->win_val[j];
+    }
+    for (size_t k = 0; k < nfree; k++)
+        s->win_k[s->bid_col[k]] = -1;
+    int32_t *t = r->list;
+    r->list = r->next;
+    r->next = t;
+    r->nfree = nnext;
+}
+
+static bool more_rounds(const round_state *r, size_t at_least) {
+    return r->nfree >= at_least && r->nfree > 0 && r->bids < r->budget;
+}
+
+/* Rounds while many rows are free: one team for all of them (bids in parallel, settled by one
+   thread), left as soon as the free list gets short. */
+static void parallel_rounds(lap_state *s, double eps, round_state *r) {
+#pragma omp parallel num_threads(s->threads)
+    {
+        imm_fpenv fe;
+        imm_fpenv_enter(&fe);
+        /* Every thread reads r between barriers only, so all leave the loop together. */
+        while (more_rounds(r, PARALLEL_BIDS)) {
+            const long long count = (long long)r->nfree;
+#pragma omp for schedule(static)
+            for (long long k = 0; k < count; k++)
+                bid(s, r->list[k], eps, &s->bid_col[k], &s->bid_val[k]);
+#pragma omp single
+            settle(s, r);
+        }
+        imm_fpenv_leave(&fe);
+    }
+}
+
 /* One phase; returns the number of bids made. */
 static int64_t phase(lap_state *s, double eps, int64_t budget) {
-    size_t nfree = imm_lap_free_all(s);
-    int32_t *list = s->free_, *next = s->free2;
-    int64_t bids = 0;
+    round_state r = {s->free_, s->free2, imm_lap_free_all(s), 0, budget};
     for (size_t j = 0; j < s->n; j++)
         s->win_k[j] = -1;
-    while (nfree > 0 && bids < budget) {
-        const long long count = (long long)nfree;
-#pragma omp parallel for num_threads(s->threads) schedule(static)                                  \
-    if (nfree >= PARALLEL_BIDS)
-        for (long long k = 0; k < count; k++)
-            bid(s, list[k], eps, &s->bid_col[k], &s->bid_val[k]);
-        bids += count;
-        /* Highest bid per column wins; on equal bids the earlier one in the list. */
-        for (size_t k = 0; k < nfree; k++) {
-            int32_t j = s->bid_col[k];
-            if (s->win_k[j] < 0 || s->bid_val[k] < s->win_val[j]) {
-                s->win_k[j] = (int32_t)k;
-                s->win_val[j] = s->bid_val[k];
-            }
-        }
-        size_t nnext = 0;
-        for (size_t k = 0; k < nfree; k++) {
-            int32_t i = list[k], j = s->bid_col[k];
-            if (s->win_k[j] != (int32_t)k) {
-                next[nnext++] = i;
-                continue;
-            }
-            int32_t old = s->y[j];
-            if (old >= 0) {
-                s->x[old] = -1;
-                next[nnext++] = old;
-            }
-            s->y[j] = i;
-            s->x[i] = j;
-            s->v[j] = s->win_val[j];
-        }
-        for (size_t k = 0; k < nfree; k++)
-            s->win_k[s->bid_col[k]] = -1;
-        int32_t *t = list;
-        list = next;
-        next = t;
-        nfree = nnext;
+    if (s->threads > 1 && more_rounds(&r, PARALLEL_BIDS))
+        parallel_rounds(s, eps, &r);
+    while (more_rounds(&r, 1)) { /* short free lists: a team would cost more than it saves */
+        for (size_t k = 0; k < r.nfree; k++)
+            bid(s, r.list[k], eps, &s->bid_col[k], &s->bid_val[k]);
+        settle(s, &r);
     }
-    if (list != s->free_) /* keep the free rows where the callers look for them */
-        for (size_t k = 0; k < nfree; k++)
-            s->free_[k] = list[k];
-    return bids;
+    if (r.list != s->free_) /* keep the free rows where the callers look for them */
+        for (size_t k = 0; k < r.nfree; k++)
+            s->free_[k] = r.list[k];
+    return r.bids;
 }
 
 void imm_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st) {

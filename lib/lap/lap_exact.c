@@ -145,6 +145,8 @@ void imm_lap_exact(lap_state *s) {
         auction_stats st;
         if (spread > 0.0)
             imm_auction(s, AUCTION_FIRST_EPS_SPREAD * spread, WARM_EPS_LAST * spread, &st);
+        if (!imm_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
+            imm_lap_column_means(s);
     }
     imm_lap_finish_exact(s);
 }

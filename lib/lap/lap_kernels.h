@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/fpenv.h" /* refuses -ffast-math builds */
+
 typedef struct {
     double u1, u2; /* smallest and second smallest of c[j] - v[j] */
     int32_t j1, j2; /* their columns (lowest index on ties); j2 = -1 when n == 1 */

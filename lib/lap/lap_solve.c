@@ -1,5 +1,6 @@
 /* lap_solve.c - the public assignment entry points: validate, allocate, solve, write. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,22 +16,38 @@ int imm_lap_check_shape(size_t rows, size_t cols, size_t *cells) {
     return IMM_OK;
 }
 
+/* Rounding-error factor of a double operation, with room to spare: the unit roundoff is 2^-53. */
+#define LAP_ROUNDING 0x1p-51
+
 /* Weak duality on the square problem (dummy rows cost 0): for any v, with u[i] the smallest
-   reduced cost of row i, sum(u) + sum(v) <= the optimum. u_out (rows) receives those u. */
+   reduced cost of row i, sum(u) + sum(v) - (n - rows) max(v) <= the optimum. Computed so that it
+   holds in exact arithmetic: each u[i] is lowered by a bound on the rounding of c - v, and the
+   sum by a bound on the rounding of the sum (n + rows + 1 terms). u_out (rows) receives those u,
+   which with v are then dual feasible exactly. */
 static double dual_lower_bound(const lap_state *s, double *u_out) {
-    double bound = 0.0, vmax = -INFINITY;
-    for (size_t j = 0; j < s->n; j++) {
-        bound += s->v[j];
+    const size_t n = s->n, terms = n + s->rows + 2;
+    double sum = 0.0, mag = 0.0, vmax = -INFINITY, vabs = 0.0;
+    for (size_t j = 0; j < n; j++) {
+        sum += s->v[j];
+        mag += fabs(s->v[j]);
         vmax = fmax(vmax, s->v[j]);
+        vabs = fmax(vabs, fabs(s->v[j]));
     }
+    /* |fl(c - v) - (c - v)| <= 2^-53 (|c| + |v|) */
+    const double slack = LAP_ROUNDING * (fmax(fabs(s->cmin), fabs(s->cmax)) + vabs);
     for (size_t i = 0; i < s->rows; i++) {
         lap_min2 m;
-        s->kern->two_smallest(lap_row(s, i), s->v, s->n, &m);
+        s->kern->two_smallest(lap_row(s, i), s->v, n, &m);
+        const double u = m.u1 - slack;
         if (u_out != NULL)
-            u_out[i] = m.u1;
-        bound += m.u1;
+            u_out[i] = u;
+        sum += u;
+        mag += fabs(u);
     }
-    return bound - (double)(s->n - s->rows) * vmax;
+    const double extra = (double)(n - s->rows) * vmax;
+    sum -= extra;
+    mag += fabs(extra);
+    return sum - (double)terms * LAP_ROUNDING * mag;
 }
 
 double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
@@ -45,6 +62,10 @@ double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *
         imm_lap_free_all(s);
         if (spread > 0.0 && target > 0.0)
             imm_auction(s, fmax(AUCTION_FIRST_EPS_SPREAD * spread, target), target, &st);
+        /* Whatever the auction did, the phases below need potentials they can compute with:
+           otherwise they start afresh from the column means (still exact with the finish). */
+        if (!imm_lap_potentials_usable(s))
+            imm_lap_column_means(s);
         in.bids = st.bids;
         in.phases = st.phases;
         in.final_eps = st.eps;
@@ -77,12 +98,29 @@ double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *
     return in.total;
 }
 
+/* Whether any two of the caller's buffers that the solver writes, or one it writes and the costs,
+   share a byte. */
+static bool any_overlap(const float *cost, size_t cells, size_t rows, size_t cols,
+                        const int32_t *assign, const double *u, const double *v,
+                        const imm_lap_info *info, const double *total) {
+    const void *p[6] = {cost, assign, u, v, info, total};
+    const size_t bytes[6] = {cells * sizeof(float), rows * sizeof(int32_t), rows * sizeof(double),
+                             cols * sizeof(double), sizeof(imm_lap_info), sizeof(double)};
+    for (int a = 0; a < 6; a++)
+        for (int b = a + 1; b < 6; b++)
+            if (imm_overlap(p[a], bytes[a], p[b], bytes[b]))
+                return true;
+    return false;
+}
+
 static int solve(const float *cost, size_t rows, size_t cols, const imm_options *opts,
                  int32_t *assign, double *u, double *v, imm_lap_info *info, double *total) {
     imm_options o;
     size_t cells;
     FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
     FORWARD_IF_ERROR(imm_lap_check_shape(rows, cols, &cells));
+    RETURN_ERROR_IF(any_overlap(cost, cells, rows, cols, assign, u, v, info, total),
+                    IMM_ERR_INVALID_ARG);
     if (rows == 0) {
         if (v != NULL)
             for (size_t j = 0; j < cols; j++)
@@ -103,7 +141,10 @@ static int solve(const float *cost, size_t rows, size_t cols, const imm_options 
     RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
     lap_state s;
     imm_lap_state_init(&s, cost, rows, cols, imm_threads(&o), work);
+    imm_fpenv fe;
+    imm_fpenv_enter(&fe);
     double t = imm_lap_run(&s, &o, assign, u, v, info);
+    imm_fpenv_leave(&fe);
     free(work);
     if (total != NULL)
         *total = t;

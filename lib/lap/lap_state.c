@@ -273,3 +273,11 @@ double imm_lap_spread(const lap_state *s) {
     }
     return spread / (double)sample;
 }
+
+bool imm_lap_potentials_usable(const lap_state *s) {
+    const double limit = LAP_V_BAND * fmax(fabs(s->cmin), fabs(s->cmax));
+    for (size_t j = 0; j < s->n; j++)
+        if (!(fabs(s->v[j]) <= limit))
+            return false;
+    return true;
+}

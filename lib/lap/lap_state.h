@@ -13,6 +13,7 @@
 #ifndef IMM_LAP_STATE_H
 #define IMM_LAP_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,6 +80,15 @@ typedef struct {
     int32_t phases;
     double eps; /* epsilon of the last phase */
 } auction_stats;
+
+/* Potentials this far from zero, relative to the largest |cost|, would leave reduced costs c - v
+   with too few correct digits for the exact phases (and overflow soon after). An auction with a
+   valid accuracy stays far inside: its prices move by a few cost ranges per phase. */
+#define LAP_V_BAND 0x1p10
+
+/* Whether the exact phases can start from s->v: finite and within LAP_V_BAND max(|cmin|, |cmax|)
+   of zero (cmin / cmax as set by imm_lap_column_means()). */
+bool imm_lap_potentials_usable(const lap_state *s);
 
 /* Epsilon-scaling auction from the current v: phases with eps_first, eps_first / 8, ... down to
    eps_last (the last phase runs at eps_last exactly). Jacobi bidding: all free rows bid against

@@ -58,10 +58,9 @@ static int plan(size_t batch, size_t cols, size_t dim, const imm_options *o, noi
 }
 
 /* Distances of batch images to cols noise rows, then the assignment: assign[i] in [0, cols),
-   distinct. Returns the workspace layout in *l; writes nothing the caller passed in. */
+   distinct, with the workspace laid out by plan() in *l. Writes nothing the caller passed in. */
 static int solve(imm_ctx *ctx, const float *x, size_t batch, const float *noise, size_t cols,
-                 size_t dim, noise_layout *l, int32_t **assign) {
-    FORWARD_IF_ERROR(plan(batch, cols, dim, &ctx->opts, l));
+                 size_t dim, const noise_layout *l, int32_t **assign) {
     if (batch == 0)
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || noise == NULL, IMM_ERR_INVALID_ARG);
@@ -78,10 +77,29 @@ static int solve(imm_ctx *ctx, const float *x, size_t batch, const float *noise,
     return IMM_OK;
 }
 
+/* IMM_ERR_INVALID_ARG when an output (out: rows x dim floats, index: rows int32) overlaps an input
+   (x: rows x dim, src: src_rows x dim floats) or the other output; TOO_LARGE if a size does not
+   fit. For the batch permutation, out is noise itself (an input too): pass src = NULL. */
+static int check_overlap(const float *x, size_t rows, const float *src, size_t src_rows,
+                         size_t dim, const float *out, const int32_t *index) {
+    size_t xb, sb;
+    RETURN_ERROR_IF(!imm_mul_size(rows, dim, &xb) || !imm_mul_size(xb, sizeof(float), &xb) ||
+                        !imm_mul_size(src_rows, dim, &sb) || !imm_mul_size(sb, sizeof(float), &sb),
+                    IMM_ERR_TOO_LARGE);
+    const size_t ib = rows * sizeof(int32_t);
+    RETURN_ERROR_IF(imm_overlap(out, xb, x, xb) || imm_overlap(out, xb, src, sb) ||
+                        imm_overlap(index, ib, x, xb) || imm_overlap(index, ib, src, sb) ||
+                        imm_overlap(index, ib, out, xb),
+                    IMM_ERR_INVALID_ARG);
+    return IMM_OK;
+}
+
 static int assign_noise(imm_ctx *ctx, const float *x, float *noise, size_t batch, size_t dim,
                         int32_t *perm) {
     noise_layout l;
     int32_t *assign = NULL;
+    FORWARD_IF_ERROR(plan(batch, batch, dim, &ctx->opts, &l));
+    FORWARD_IF_ERROR(check_overlap(x, batch, NULL, 0, dim, noise, perm));
     FORWARD_IF_ERROR(solve(ctx, x, batch, noise, batch, dim, &l, &assign));
     if (batch == 0)
         return IMM_OK;
@@ -99,6 +117,8 @@ static int assign_pool(imm_ctx *ctx, const float *x, size_t batch, const float *
     noise_layout l;
     int32_t *assign = NULL;
     RETURN_ERROR_IF(batch > 0 && out == NULL, IMM_ERR_INVALID_ARG);
+    FORWARD_IF_ERROR(plan(batch, pool_size, dim, &ctx->opts, &l));
+    FORWARD_IF_ERROR(check_overlap(x, batch, pool, pool_size, dim, out, index));
     FORWARD_IF_ERROR(solve(ctx, x, batch, pool, pool_size, dim, &l, &assign));
     for (size_t i = 0; i < batch; i++)
         memcpy(out + i * dim, pool + (size_t)assign[i] * dim, dim * sizeof(float));
@@ -107,17 +127,36 @@ static int assign_pool(imm_ctx *ctx, const float *x, size_t batch, const float *
     return IMM_OK;
 }
 
+/* The entry points below run these under the library's floating-point environment. */
+static int assign_noise_fp(imm_ctx *ctx, const float *x, float *noise, size_t batch, size_t dim,
+                           int32_t *perm) {
+    imm_fpenv fe;
+    imm_fpenv_enter(&fe);
+    int status = assign_noise(ctx, x, noise, batch, dim, perm);
+    imm_fpenv_leave(&fe);
+    return status;
+}
+
+static int assign_pool_fp(imm_ctx *ctx, const float *x, size_t batch, const float *pool,
+                          size_t pool_size, size_t dim, float *out, int32_t *index) {
+    imm_fpenv fe;
+    imm_fpenv_enter(&fe);
+    int status = assign_pool(ctx, x, batch, pool, pool_size, dim, out, index);
+    imm_fpenv_leave(&fe);
+    return status;
+}
+
 int imm_ctx_assign_noise(imm_ctx *ctx, const float *x, float *noise, size_t batch, size_t dim,
                          int32_t *perm) {
     RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
-    return assign_noise(ctx, x, noise, batch, dim, perm);
+    return assign_noise_fp(ctx, x, noise, batch, dim, perm);
 }
 
 int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                      const imm_options *opts, int32_t *perm) {
     imm_ctx ctx;
     FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
-    int status = assign_noise(&ctx, x, noise, batch, dim, perm);
+    int status = assign_noise_fp(&ctx, x, noise, batch, dim, perm);
     imm_ctx_release(&ctx);
     return status;
 }
@@ -125,14 +164,14 @@ int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
 int imm_ctx_assign_noise_pool(imm_ctx *ctx, const float *x, size_t batch, const float *pool,
                               size_t pool_size, size_t dim, float *out, int32_t *index) {
     RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
-    return assign_pool(ctx, x, batch, pool, pool_size, dim, out, index);
+    return assign_pool_fp(ctx, x, batch, pool, pool_size, dim, out, index);
 }
 
 int imm_assign_noise_pool(const float *x, size_t batch, const float *pool, size_t pool_size,
                           size_t dim, const imm_options *opts, float *out, int32_t *index) {
     imm_ctx ctx;
     FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
-    int status = assign_pool(&ctx, x, batch, pool, pool_size, dim, out, index);
+    int status = assign_pool_fp(&ctx, x, batch, pool, pool_size, dim, out, index);
     imm_ctx_release(&ctx);
     return status;
 }
@@ -141,6 +180,7 @@ int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim, si
     imm_options o;
     noise_layout l;
     RETURN_ERROR_IF(bytes == NULL, IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(imm_overlap(bytes, sizeof *bytes, opts, sizeof *opts), IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
     FORWARD_IF_ERROR(imm_options_supported(&o));
     FORWARD_IF_ERROR(plan(batch, batch, dim, &o, &l));

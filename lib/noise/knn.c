@@ -10,7 +10,6 @@
  * the result is that of imm_distance(x_i, 1, candidates_i, k); groups run in parallel, one
  * thread each, so results are thread-count independent.
  */
-#include <omp.h>
 #include <string.h>
 
 #include "core/context.h"
@@ -36,7 +35,7 @@ static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t
     /* the full groups and the last one */
     const size_t sizes[2] = {batch < KNN_GROUP ? batch : KNN_GROUP, batch % KNN_GROUP};
     size_t ws = 0, out_bytes = 0;
-    for (int t = 0; t < 2 && k > 1; t++) {
+    for (int t = 0; t < 2; t++) {
         size_t g = sizes[t], cols, bytes_out;
         if (g == 0)
             continue;
@@ -57,6 +56,40 @@ static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t
     return IMM_OK;
 }
 
+typedef struct {
+    const float *x, *cand;
+    size_t batch, k, dim, slice, dist_at;
+    const imm_options *one; /* the context's options on one thread */
+    unsigned char *base;
+    int32_t *best;
+    int failed; /* a group found a distance that overflows float */
+} knn_job;
+
+/* Group gi: its images against all its candidates in one distance call; each image keeps the
+   nearest of its own k (the diagonal blocks), the first one on ties. */
+static void knn_group(long gi, int tid, void *arg) {
+    knn_job *job = arg;
+    const size_t k = job->k, dim = job->dim;
+    unsigned char *mine = job->base + job->slice * (size_t)tid;
+    float *d = (float *)(mine + job->dist_at);
+    const size_t i0 = (size_t)gi * KNN_GROUP;
+    const size_t g = job->batch - i0 < KNN_GROUP ? job->batch - i0 : KNN_GROUP;
+    if (imm_dist_compute(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim, job->one,
+                         mine, d) != IMM_OK) {
+#pragma omp atomic write
+        job->failed = 1;
+        return;
+    }
+    for (size_t r = 0; r < g; r++) {
+        const float *dr = d + r * g * k + r * k; /* image i0 + r against its own k */
+        int32_t t_best = 0;
+        for (size_t t = 1; t < k; t++)
+            if (dr[t] < dr[t_best])
+                t_best = (int32_t)t;
+        job->best[i0 + r] = t_best;
+    }
+}
+
 static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *cand, size_t k,
                       size_t dim, float *out, int32_t *index) {
     size_t slice, dist_at, total;
@@ -64,61 +97,53 @@ static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *c
     if (batch == 0)
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || cand == NULL || out == NULL, IMM_ERR_INVALID_ARG);
+    const size_t rows = batch * dim * sizeof(float); /* fits: checked by plan() */
+    RETURN_ERROR_IF(imm_overlap(out, rows, x, rows) || imm_overlap(out, rows, cand, k * rows) ||
+                        imm_overlap(index, batch * sizeof(int32_t), x, rows) ||
+                        imm_overlap(index, batch * sizeof(int32_t), cand, k * rows) ||
+                        imm_overlap(index, batch * sizeof(int32_t), out, rows),
+                    IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imm_ctx_reserve(ctx, total));
     RETURN_ERROR_IF(!imm_all_finite(x, batch * dim) || !imm_all_finite(cand, batch * k * dim),
                     IMM_ERR_NONFINITE);
+    /* Every k goes through the distance kernels, k = 1 included: the same checks (ranges of the
+       precision, overflowing distances) for every k. */
     const int threads = imm_threads(&ctx->opts);
-    unsigned char *base = ctx->work;
-    int32_t *best = (int32_t *)(base + slice * (size_t)threads);
     imm_options one = ctx->opts;
     one.num_threads = 1;
-    int failed = 0;
-    if (k == 1) {
-        memset(best, 0, batch * sizeof(int32_t));
-    } else {
-        const size_t groups = (batch + KNN_GROUP - 1) / KNN_GROUP;
-#pragma omp parallel for num_threads(threads) schedule(static) if (batch * k * dim > 65536)
-        for (long long gi = 0; gi < (long long)groups; gi++) {
-            unsigned char *mine = base + slice * (size_t)omp_get_thread_num();
-            float *d = (float *)(mine + dist_at);
-            const size_t i0 = (size_t)gi * KNN_GROUP;
-            const size_t g = batch - i0 < KNN_GROUP ? batch - i0 : KNN_GROUP;
-            if (imm_dist_compute(x + i0 * dim, g, cand + i0 * k * dim, g * k, dim, &one, mine, d) !=
-                IMM_OK) {
-#pragma omp atomic write
-                failed = 1;
-                continue;
-            }
-            for (size_t r = 0; r < g; r++) {
-                const float *dr = d + r * g * k + r * k; /* image i0 + r against its own k */
-                int32_t t_best = 0;                      /* nearest, first candidate on ties */
-                for (size_t t = 1; t < k; t++)
-                    if (dr[t] < dr[t_best])
-                        t_best = (int32_t)t;
-                best[i0 + r] = t_best;
-            }
-        }
-    }
-    RETURN_ERROR_IF(failed, IMM_ERR_NONFINITE); /* a distance overflowed float */
+    knn_job job = {x, cand, batch, k, dim, slice, dist_at, &one, ctx->work, NULL, 0};
+    job.best = (int32_t *)(job.base + slice * (size_t)threads);
+    const long groups = (long)((batch + KNN_GROUP - 1) / KNN_GROUP);
+    imm_parallel_for(batch * k * dim > 65536 ? threads : 1, groups, 1, knn_group, &job);
+    RETURN_ERROR_IF(job.failed, IMM_ERR_NONFINITE);
     /* Outputs last. */
     for (size_t i = 0; i < batch; i++)
-        memcpy(out + i * dim, cand + (i * k + (size_t)best[i]) * dim, dim * sizeof(float));
+        memcpy(out + i * dim, cand + (i * k + (size_t)job.best[i]) * dim, dim * sizeof(float));
     if (index != NULL)
-        memcpy(index, best, batch * sizeof(int32_t));
+        memcpy(index, job.best, batch * sizeof(int32_t));
     return IMM_OK;
+}
+
+static int select_knn_fp(imm_ctx *ctx, const float *x, size_t batch, const float *cand, size_t k,
+                         size_t dim, float *out, int32_t *index) {
+    imm_fpenv fe;
+    imm_fpenv_enter(&fe);
+    int status = select_knn(ctx, x, batch, cand, k, dim, out, index);
+    imm_fpenv_leave(&fe);
+    return status;
 }
 
 int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x, size_t batch, const float *candidates,
                              size_t k, size_t dim, float *out, int32_t *index) {
     RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
-    return select_knn(ctx, x, batch, candidates, k, dim, out, index);
+    return select_knn_fp(ctx, x, batch, candidates, k, dim, out, index);
 }
 
 int imm_select_noise_knn(const float *x, size_t batch, const float *candidates, size_t k,
                          size_t dim, const imm_options *opts, float *out, int32_t *index) {
     imm_ctx ctx;
     FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
-    int status = select_knn(&ctx, x, batch, candidates, k, dim, out, index);
+    int status = select_knn_fp(&ctx, x, batch, candidates, k, dim, out, index);
     imm_ctx_release(&ctx);
     return status;
 }

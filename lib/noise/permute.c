@@ -49,6 +49,7 @@ int imm_permute_rows(float *rows, size_t n, size_t dim, const int32_t *perm) {
     if (n == 0)
         return IMM_OK;
     RETURN_ERROR_IF(perm == NULL || (rows == NULL && dim > 0), IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(imm_overlap(rows, cells, perm, n * sizeof(int32_t)), IMM_ERR_INVALID_ARG);
     unsigned char *marks = calloc(n, 1);
     float *tmp = malloc(tmp_bytes > 0 ? tmp_bytes : 1);
     if (marks == NULL || tmp == NULL) {
