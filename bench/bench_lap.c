@@ -8,7 +8,9 @@
  * Fashion-MNIST or synthetic, see workload.h) and B N(0, 1) noise rows. Uniform U(0,1)*B
  * matrices are much easier for every solver and are shown for contrast only. Building a matrix
  * is timed separately and not counted. Each case reports the median, min and max solve time over
- * the repetitions; the solver must return the same total every time.
+ * the repetitions; the solver must return the same total every time. Only times measured in this
+ * run are printed: for a comparison with scipy, run bench/compare_scipy.py, which times both in
+ * one process.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -33,13 +35,6 @@
 enum { WORKLOAD_IMAGE = 1, WORKLOAD_UNIFORM = 2 };
 enum { PURPOSE_IMAGES = 1, PURPOSE_NOISE = 2, PURPOSE_UNIFORM = 3 };
 
-/* scipy 1.10 linear_sum_assignment on image-noise matrices, measured on this machine type
- * (LAP-NOTES.md). Shown for orientation; compare_scipy.py measures the ratio in one run. */
-static const struct {
-    size_t batch;
-    double ms;
-} scipy_reference[] = {{256, 7}, {512, 39}, {1024, 211}, {2048, 2485}, {4096, 18380}};
-
 typedef struct config {
     size_t sizes[MAX_SIZES];
     int n_sizes;
@@ -50,12 +45,6 @@ typedef struct config {
     const char *mnist_path;
     int force_synthetic;
 } config;
-
-typedef struct result {
-    int ok;
-    size_t batch;
-    double median_ms;
-} result;
 
 static double now_ms(void) {
     struct timespec ts;
@@ -258,16 +247,13 @@ static int check_assignment(const float *cost, size_t batch, const int32_t *assi
     return ok && fabs(sum - total) <= 1e-12 * fabs(sum) + 1e-9 ? 0 : -1;
 }
 
-static int run_case(int workload, const wl_source *src, const config *cfg, size_t batch,
-                    result *res) {
+static int run_case(int workload, const wl_source *src, const config *cfg, size_t batch) {
     const char *name = workload == WORKLOAD_IMAGE ? "image-noise" : "uniform";
     int reps = cfg->reps > 0 ? cfg->reps : default_reps(batch);
     float *cost = malloc(batch * batch * sizeof *cost);
     int32_t *assign = malloc(batch * sizeof *assign);
     double *times = malloc((size_t)reps * sizeof *times);
     int rc = -1;
-    res->ok = 0;
-    res->batch = batch;
     if (!cost || !assign || !times) {
         fprintf(stderr, "%s B=%zu: out of memory\n", name, batch);
         goto done;
@@ -318,33 +304,12 @@ static int run_case(int workload, const wl_source *src, const config *cfg, size_
            median, times[0], times[reps - 1], build_ms, first_total, before / (double)batch,
            first_total / (double)batch);
     fflush(stdout);
-    res->ok = 1;
-    res->median_ms = median;
     rc = 0;
 done:
     free(cost);
     free(assign);
     free(times);
     return rc;
-}
-
-static void print_reference(const result *image_results, int n) {
-    printf("\nscipy (reference, not measured): scipy 1.10 linear_sum_assignment on image-noise "
-           "matrices,\nas recorded in LAP-NOTES.md for this machine type. Run-to-run noise is "
-           "25-35%%;\nbench/compare_scipy.py measures the ratio in one process, interleaved.\n");
-    printf("%5s %14s %16s %10s\n", "B", "scipy ref ms", "imm median ms", "ratio");
-    for (int i = 0; i < n; i++) {
-        const result *r = &image_results[i];
-        if (!r->ok)
-            continue;
-        for (size_t k = 0; k < sizeof scipy_reference / sizeof scipy_reference[0]; k++) {
-            if (scipy_reference[k].batch != r->batch)
-                continue;
-            double ratio = r->median_ms > 0.0 ? scipy_reference[k].ms / r->median_ms : 0.0;
-            printf("%5zu %14.0f %16.2f %9.1fx\n", r->batch, scipy_reference[k].ms, r->median_ms,
-                   ratio);
-        }
-    }
 }
 
 int main(int argc, char **argv) {
@@ -372,22 +337,15 @@ int main(int argc, char **argv) {
     printf("%-12s %5s %5s %10s %10s %10s %9s %16s %12s %12s\n", "workload", "B", "reps", "median",
            "min", "max", "build", "total", "mean before", "mean after");
 
-    result image_results[MAX_SIZES];
     int failed = 0;
     static const int order[] = {WORKLOAD_IMAGE, WORKLOAD_UNIFORM};
     for (int w = 0; w < 2; w++) {
         if (!(cfg.workloads & order[w]))
             continue;
-        for (int i = 0; i < cfg.n_sizes; i++) {
-            result res;
-            if (run_case(order[w], &src, &cfg, cfg.sizes[i], &res) != 0)
+        for (int i = 0; i < cfg.n_sizes; i++)
+            if (run_case(order[w], &src, &cfg, cfg.sizes[i]) != 0)
                 failed = 1;
-            if (order[w] == WORKLOAD_IMAGE)
-                image_results[i] = res;
-        }
     }
-    if (cfg.workloads & WORKLOAD_IMAGE)
-        print_reference(image_results, cfg.n_sizes);
     wl_source_close(&src);
     return failed ? 1 : 0;
 }

@@ -11,7 +11,7 @@ void br_cell_init(br_cell *c) {
     c->dist = c->solve = c->permute = c->total = none;
     c->mean_before = c->mean_after = c->mean_opt = c->mean_perm_opt = NAN;
     c->quality = NAN;
-    c->scipy_ref_ms = NAN;
+    c->vs_exact = NAN;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -49,6 +49,15 @@ static const char *fmt_range(br_stat s, char *buf, size_t len) {
         snprintf(buf, len, "-");
     else
         snprintf(buf, len, "%s-%s", fmt_ms(s.min, a, sizeof a), fmt_ms(s.max, b, sizeof b));
+    return buf;
+}
+
+/* A same-run speed ratio: "1.23x"; "-" for NaN. */
+static const char *fmt_ratio(double v, char *buf, size_t len) {
+    if (isnan(v))
+        snprintf(buf, len, "-");
+    else
+        snprintf(buf, len, "%.2fx", v);
     return buf;
 }
 
@@ -121,25 +130,21 @@ void br_print_grid_row(FILE *f, const br_cell *c) {
 }
 
 void br_print_lap_header(FILE *f) {
-    fprintf(f, "%5s %-13s %-7s %10s %-17s %10s %10s %9s\n", "B", "solver", "threads", "solve ms",
-            "min-max", "quality", "scipy ref", "ratio");
+    fprintf(f, "%5s %-13s %-7s %10s %-17s %10s %9s\n", "B", "solver", "threads", "solve ms",
+            "min-max", "quality", "vs exact");
 }
 
 void br_print_lap_row(FILE *f, const br_cell *c) {
-    char m[32], t[24], a[32], r[80], q[24], s[32], x[32];
+    char m[32], t[24], a[32], r[80], q[24], x[32];
     bg_method_name(c->method, m, sizeof m);
     fprintf(f, "%5zu %-13s %-7s ", c->batch, m, fmt_threads(c, t, sizeof t));
     if (c->status != BR_OK) {
         fprintf(f, "%s%s%s\n", status_text(c), c->note[0] ? ": " : "", c->note);
         return;
     }
-    if (!isnan(c->scipy_ref_ms) && c->solve.median > 0.0)
-        snprintf(x, sizeof x, "%.1fx", c->scipy_ref_ms / c->solve.median);
-    else
-        snprintf(x, sizeof x, "-");
-    fprintf(f, "%10s %-17s %10s %10s %9s\n", fmt_ms(c->solve.median, a, sizeof a),
+    fprintf(f, "%10s %-17s %10s %9s\n", fmt_ms(c->solve.median, a, sizeof a),
             fmt_range(c->solve, r, sizeof r), fmt_quality(c->quality, q, sizeof q),
-            fmt_ms(c->scipy_ref_ms, s, sizeof s), x);
+            fmt_ratio(c->vs_exact, x, sizeof x));
 }
 
 /* ---- headline ---------------------------------------------------------------------------- */
@@ -333,7 +338,7 @@ void br_write_csv(FILE *f, const br_cell *cells, size_t n) {
     fputs("section,workload,batch,dim,method,precision,threads,reps,status,"
           "dist_ms_median,dist_ms_min,dist_ms_max,solve_ms_median,solve_ms_min,solve_ms_max,"
           "permute_ms_median,permute_ms_min,permute_ms_max,total_ms_median,total_ms_min,"
-          "total_ms_max,mean_before,mean_after,mean_opt,mean_perm_opt,quality,scipy_ref_ms,note\n",
+          "total_ms_max,mean_before,mean_after,mean_opt,mean_perm_opt,quality,vs_exact,note\n",
           f);
     for (size_t i = 0; i < n; i++) {
         const br_cell *c = &cells[i];
@@ -355,7 +360,7 @@ void br_write_csv(FILE *f, const br_cell *cells, size_t n) {
         csv_num(f, c->mean_opt);
         csv_num(f, c->mean_perm_opt);
         csv_num(f, c->quality);
-        csv_num(f, c->scipy_ref_ms);
+        csv_num(f, c->vs_exact);
         csv_text(f, c->note);
         fputc('\n', f);
     }
@@ -384,20 +389,16 @@ static void md_grid_row(FILE *f, const br_cell *c) {
 }
 
 static void md_lap_row(FILE *f, const br_cell *c) {
-    char m[32], t[24], a[32], r[80], q[24], s[32];
+    char m[32], t[24], a[32], r[80], q[24], x[32];
     bg_method_name(c->method, m, sizeof m);
     fprintf(f, "| %zu | %s | %s | ", c->batch, m, fmt_threads(c, t, sizeof t));
     if (c->status != BR_OK) {
-        fprintf(f, "%s%s%s | | | | |\n", status_text(c), c->note[0] ? ": " : "", c->note);
+        fprintf(f, "%s%s%s | | | |\n", status_text(c), c->note[0] ? ": " : "", c->note);
         return;
     }
-    fprintf(f, "%s | %s | %s | %s | ", fmt_ms(c->solve.median, a, sizeof a),
+    fprintf(f, "%s | %s | %s | %s |\n", fmt_ms(c->solve.median, a, sizeof a),
             fmt_range(c->solve, r, sizeof r), fmt_quality(c->quality, q, sizeof q),
-            fmt_ms(c->scipy_ref_ms, s, sizeof s));
-    if (!isnan(c->scipy_ref_ms) && c->solve.median > 0.0)
-        fprintf(f, "%.1fx |\n", c->scipy_ref_ms / c->solve.median);
-    else
-        fprintf(f, "- |\n");
+            fmt_ratio(c->vs_exact, x, sizeof x));
 }
 
 void br_write_markdown(FILE *f, const br_cell *cells, size_t n) {
@@ -418,7 +419,7 @@ void br_write_markdown(FILE *f, const br_cell *cells, size_t n) {
     if (lap) {
         fprintf(f,
                 "%s| B | solver | threads | solve ms (median) | min-max | quality | "
-                "scipy ms (LAP-NOTES) | ratio |\n|---:|---|---|---:|---:|---:|---:|---:|\n",
+                "vs exact (same run) |\n|---:|---|---|---:|---:|---:|---:|\n",
                 grid ? "\n" : "");
         for (size_t i = 0; i < n; i++)
             if (cells[i].section == BR_SECTION_LAP)

@@ -47,7 +47,10 @@ typedef struct br_cell {
     double mean_before, mean_after, mean_opt, mean_perm_opt;
     /* (identity - achieved) / (identity - optimum) on fp32 totals; permutation methods only. */
     double quality;
-    double scipy_ref_ms; /* LAP section: scipy's time from LAP-NOTES.md, NaN if none */
+    /* LAP section: the exact solver's median solve time at the same B and thread count, measured
+       in this run, over this row's (> 1: faster than exact); NaN when no such exact row. Only
+       figures of the same run are compared: bench/compare_scipy.py times scipy against us. */
+    double vs_exact;
 } br_cell;
 
 /* Sets every number to NaN and the text fields empty. */

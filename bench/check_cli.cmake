@@ -5,7 +5,8 @@
 # help    exit 0 and the usage text on stdout.
 # ok      a tiny real run with --csv, --markdown and --plot: exit 0, every method / workload /
 #         section in the CSV, no failed cell, the headline printed, and either a PNG or the
-#         message that gnuplot is missing.
+#         message that gnuplot is missing. Speed ratios only between figures of this run: the
+#         solver section's "vs exact" (the exact row itself is 1), nothing about scipy.
 # noplot  --plot with an empty PATH: exit 0 and the clear "gnuplot is not installed" message.
 string(REPLACE "|" ";" args "${ARGS}")
 file(REMOVE_RECURSE "${WORKDIR}")
@@ -55,9 +56,21 @@ elseif(EXPECT STREQUAL "ok")
   if(csv MATCHES ",failed,")
     fail("a cell failed:\n${csv}")
   endif()
+  if(NOT csv MATCHES ",quality,vs_exact,note\n" OR
+     NOT csv MATCHES "\nlap,image,64,3072,exact,fp32,[0-9]+,[0-9]+,ok,[^\n]*,1,\"\"\n")
+    fail("the CSV lacks the same-run vs_exact column (1 on the exact row):\n${csv}")
+  endif()
+  foreach(_text IN ITEMS csv out)
+    if(${_text} MATCHES "scipy ref|LAP-NOTES|scipy_ref")
+      fail("a ratio against figures from another run (scipy reference) is back")
+    endif()
+  endforeach()
   file(READ "${WORKDIR}/out.md" md)
   if(NOT md MATCHES "\\| workload \\| B \\| D \\|" OR NOT md MATCHES "\\| B \\| solver \\|")
     fail("the Markdown lacks the grid or the solver table:\n${md}")
+  endif()
+  if(NOT md MATCHES "\\| vs exact \\(same run\\) \\|" OR md MATCHES "scipy")
+    fail("the Markdown solver table should compare with exact, this run, only:\n${md}")
   endif()
   if(NOT out MATCHES "Per-batch overhead")
     fail("no headline in the output")

@@ -5,8 +5,9 @@
  * bench_grid.h) it times distance, solve and permute separately and the real call on its own
  * (bench_measure.h), then scores the result against the exact optimum of the fp32 distances.
  * Rows are printed as they finish; the headline table (per-batch overhead and quality), the
- * solver section (exact vs auction at 1 and all threads, with scipy's times from LAP-NOTES.md)
- * and the optional CSV, Markdown and gnuplot outputs follow. No options: the headline run.
+ * solver section (exact vs auction at 1 and all threads; speed ratios only between figures of
+ * this run, scipy is timed by bench/compare_scipy.py) and the optional CSV, Markdown and gnuplot
+ * outputs follow. No options: the headline run.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -31,20 +32,6 @@
 #endif
 
 #define LAP_DIM 3072 /* the solver section uses the image workload of LAP-NOTES.md */
-
-/* scipy 1.10 linear_sum_assignment on image-noise matrices (LAP-NOTES.md, this machine type).
- * For orientation only; bench/compare_scipy.py measures the ratio in one process. */
-static const struct {
-    size_t batch;
-    double ms;
-} scipy_reference[] = {{256, 7}, {512, 39}, {1024, 211}, {2048, 2485}, {4096, 18380}};
-
-static double scipy_ms(size_t batch) {
-    for (size_t i = 0; i < sizeof scipy_reference / sizeof scipy_reference[0]; i++)
-        if (scipy_reference[i].batch == batch)
-            return scipy_reference[i].ms;
-    return NAN;
-}
 
 static double now_s(void) {
     struct timespec ts;
@@ -206,7 +193,8 @@ static int run_grid(const bg_config *cfg, const wl_source *src, progress *pg, br
     return failed;
 }
 
-/* Exact, then the auction and the auction with exact finish at 1 and all threads. */
+/* Exact, then the auction and the auction with exact finish at 1 and all threads. Each row's
+ * "vs exact" is the exact row's median over its own, same B and thread count, this run. */
 static int run_lap_section(const bg_config *cfg, const wl_source *src, progress *pg, br_cell *cells,
                            size_t *n) {
     const int all = omp_get_max_threads();
@@ -232,6 +220,7 @@ static int run_lap_section(const bg_config *cfg, const wl_source *src, progress 
             failed = 1;
             continue;
         }
+        double exact_ms = NAN; /* the exact solver at all threads, this B, this run */
         for (size_t r = 0; r < sizeof rows / sizeof rows[0]; r++) {
             if (rows[r].threads == 1 && all == 1 && rows[r].kind != BG_METHOD_EXACT)
                 continue; /* one thread is "all": the next row is the same one */
@@ -244,7 +233,11 @@ static int run_lap_section(const bg_config *cfg, const wl_source *src, progress 
             br_cell *c = &cells[(*n)++];
             bm_measure_lap(&p, m, rows[r].threads, rows[r].threads == all, cfg->warmup,
                            bg_reps_for(cfg, b * b), cfg->accuracy, c);
-            c->scipy_ref_ms = scipy_ms(b);
+            if (rows[r].kind == BG_METHOD_EXACT && c->status == BR_OK)
+                exact_ms = c->solve.median;
+            if (rows[r].threads == all && !isnan(exact_ms) && c->status == BR_OK &&
+                c->solve.median > 0.0)
+                c->vs_exact = exact_ms / c->solve.median;
             pg->done++;
             progress_clear(pg);
             br_print_lap_row(stdout, c);
@@ -419,9 +412,9 @@ int main(int argc, char **argv) {
     }
     if (cfg.n_lap_batches) {
         printf("Solver section: imm_lap_solve_ex alone on image-noise matrices (D = %d, fp32 "
-               "L2); quality vs the exact optimum;\nscipy = linear_sum_assignment on the same "
-               "kind of matrix as recorded in LAP-NOTES.md (not measured here:\n"
-               "bench/compare_scipy.py measures it in one process).\n",
+               "L2); quality vs the exact optimum;\nvs exact = the exact solver's median over "
+               "this row's, same B and threads, this run (for scipy:\n"
+               "bench/compare_scipy.py times both in one process).\n",
                LAP_DIM);
         br_print_lap_header(stdout);
         failed |= run_lap_section(&cfg, &src, &pg, cells, &n);

@@ -262,7 +262,7 @@ static size_t sample_cells(br_cell *c) {
     c[4].batch = 2048;
     c[4].dist = c[4].permute = c[4].total = (br_stat){NAN, NAN, NAN};
     c[4].solve = (br_stat){250, 240, 260};
-    c[4].scipy_ref_ms = 2485;
+    c[4].vs_exact = 1.25; /* a same-run ratio: the exact row's median over this one's */
     return 5;
 }
 
@@ -278,7 +278,7 @@ static void test_csv(void **state) {
         "section,workload,batch,dim,method,precision,threads,reps,status,"
         "dist_ms_median,dist_ms_min,dist_ms_max,solve_ms_median,solve_ms_min,solve_ms_max,"
         "permute_ms_median,permute_ms_min,permute_ms_max,total_ms_median,total_ms_min,"
-        "total_ms_max,mean_before,mean_after,mean_opt,mean_perm_opt,quality,scipy_ref_ms,note\n"
+        "total_ms_max,mean_before,mean_after,mean_opt,mean_perm_opt,quality,vs_exact,note\n"
         "grid,image,256,3072,exact,fp32,2,5,ok,1.5,1.25,2,12.5,12,13,0.125,0.1,0.2,14.25,14,1500,"
         "73.5,72.25,72.25,72.25,1,,\"\"\n"
         "grid,image,1024,3072,exact,fp32,2,5,ok,1.5,1.25,2,12.5,12,13,0.125,0.1,0.2,120,110,130,"
@@ -288,7 +288,7 @@ static void test_csv(void **state) {
         "grid,image,256,3072,knn:4,fp32,2,5,ok,,,,,,,,,,14.25,14,1500,73.5,72.5,72.5,72.25,,,"
         "\"\"\n"
         "lap,image,2048,3072,exact,fp32,2,5,ok,,,,250,240,260,,,,,,,73.5,72.25,72.25,72.25,1,"
-        "2485,\"\"\n";
+        "1.25,\"\"\n";
     assert_string_equal(csv, want);
     free(csv);
 }
@@ -309,8 +309,11 @@ static void test_markdown(void **state) {
                                "say \"no\" |"));
     assert_non_null(strstr(md, "| knn:4 | fp32 | all(2) | - | - | - | 14.2 (14.0-1500) |"));
     assert_non_null(strstr(md, "| B | solver | threads |"));
+    assert_non_null(strstr(md, "| B | solver | threads | solve ms (median) | min-max | quality | "
+                               "vs exact (same run) |\n"));
     assert_non_null(strstr(md, "| 2048 | exact | all(2) | 250.0 | 240.0-260.0 | 100.0000% | "
-                               "2485 | 9.9x |\n"));
+                               "1.25x |\n"));
+    assert_null(strstr(md, "scipy")); /* no figures from another machine (issue 9, item 12) */
     /* every table line has the same number of columns as its header */
     int cols = -1;
     for (char *line = md, *next; *line; line = next) {
@@ -329,6 +332,26 @@ static void test_markdown(void **state) {
         assert_int_equal(k, cols);
     }
     free(md);
+}
+
+/* The solver section's terminal table: only ratios between figures of the same run. */
+static void test_lap_table(void **state) {
+    (void)state;
+    br_cell c[5];
+    sample_cells(c);
+    mem m;
+    mem_open(&m);
+    br_print_lap_header(m.f);
+    br_print_lap_row(m.f, &c[4]);
+    c[4].vs_exact = NAN; /* no exact row at this thread count */
+    br_print_lap_row(m.f, &c[4]);
+    char *t = mem_close(&m);
+    assert_non_null(strstr(t, "quality  vs exact\n"));
+    assert_non_null(strstr(t, " 2048 exact         all(2)       250.0 240.0-260.0        "
+                              "100.0000%     1.25x\n"));
+    assert_non_null(strstr(t, "100.0000%         -\n"));
+    assert_null(strstr(t, "scipy"));
+    free(t);
 }
 
 static void test_headline(void **state) {
@@ -399,7 +422,7 @@ int main(void) {
         cmocka_unit_test(test_bad_values),    cmocka_unit_test(test_method_names),
         cmocka_unit_test(test_stat),          cmocka_unit_test(test_csv),
         cmocka_unit_test(test_markdown),      cmocka_unit_test(test_headline),
-        cmocka_unit_test(test_gnuplot),
+        cmocka_unit_test(test_gnuplot),       cmocka_unit_test(test_lap_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,9 +58,16 @@ install(EXPORT immiscibleTargets
 configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/immiscibleConfig.cmake.in"
                               "${PROJECT_BINARY_DIR}/immiscibleConfig.cmake"
                               INSTALL_DESTINATION "${IMM_INSTALL_CMAKEDIR}")
+# Compatibility follows the SONAME (lib/CMakeLists.txt): while the major version is 0, a minor
+# release may break the ABI, so find_package(immiscible 0.1) accepts 0.1.x only.
+if(PROJECT_VERSION_MAJOR EQUAL 0)
+  set(_imm_compatibility SameMinorVersion)
+else()
+  set(_imm_compatibility SameMajorVersion)
+endif()
 write_basic_package_version_file("${PROJECT_BINARY_DIR}/immiscibleConfigVersion.cmake"
                                  VERSION "${PROJECT_VERSION}"
-                                 COMPATIBILITY SameMajorVersion)
+                                 COMPATIBILITY ${_imm_compatibility})
 install(FILES "${PROJECT_BINARY_DIR}/immiscibleConfig.cmake"
               "${PROJECT_BINARY_DIR}/immiscibleConfigVersion.cmake"
         DESTINATION "${IMM_INSTALL_CMAKEDIR}")

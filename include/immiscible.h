@@ -10,7 +10,8 @@
  *   - one-shot calls (imm_assign_noise, imm_lap_solve, imm_distance), which allocate what they
  *     need and free it before returning;
  *   - an explicit context (imm_ctx_*) that owns its workspaces and reuses them across calls:
- *     once it has seen a batch size and dim, a call allocates nothing.
+ *     once it has seen a batch size and dim, a call allocates nothing (the OpenMP runtime
+ *     included, outside nested parallel regions: convention 9).
  *
  * Conventions shared by every function:
  *   1. Matrices are row-major and dense; a cost / distance matrix has images as rows and noise
@@ -18,14 +19,37 @@
  *   2. Every function returns an imm_status (IMM_OK == 0, errors < 0). Arguments are checked
  *      first, then the data (NaN / Inf), then the work is done and the outputs are written last:
  *      on any error, nothing the caller passed in has been modified.
- *   3. `opts == NULL` means the defaults of imm_options_init().
- *   4. Nothing is cached between calls: every call computes from its inputs alone.
- *   5. Results never depend on the number of threads. OpenMP is used through clauses only
- *      (num_threads), never by changing global OpenMP state; calling from inside an OpenMP
- *      parallel region is fine.
- *   6. Thread safety: one-shot calls are always safe to run concurrently; context calls are
+ *   3. Buffers: an output must not share a byte with an input or with another output (a buffer
+ *      that is both, like imm_assign_noise's noise, counts as an output). Any overlap is
+ *      IMM_ERR_INVALID_ARG, found by comparing address ranges, before anything is read. Inputs
+ *      may overlap each other.
+ *   4. `opts == NULL` means the defaults of imm_options_init().
+ *   5. Nothing is cached between calls: every call computes from its inputs alone.
+ *   6. Results never depend on the number of threads, on the SIMD variant, or on the caller's
+ *      floating-point state: every computation, on the calling thread and on every OpenMP
+ *      thread the library uses, runs in round-to-nearest with flush-to-zero and
+ *      denormals-are-zero off and all exceptions masked; each thread's own environment
+ *      (rounding mode, FTZ / DAZ, flags) is restored before the call returns. The library
+ *      cannot be built with -ffast-math.
+ *   7. Threads: OpenMP is used through clauses only (num_threads), never by changing global
+ *      OpenMP state; calling from inside an OpenMP parallel region is fine. A call uses
+ *      imm_options.num_threads threads (0: omp_get_max_threads()), but never more than
+ *      omp_get_thread_limit() or omp_get_num_procs(), and sizes its workspaces for that number.
+ *      Problems too small to gain from threads run on the calling thread without starting an
+ *      OpenMP team.
+ *   8. Thread safety: one-shot calls are always safe to run concurrently; context calls are
  *      safe when each thread uses its own context.
- *   7. The library never prints, never aborts and never exits.
+ *   9. The library never prints, never aborts and never exits. The exception is the OpenMP
+ *      runtime itself: libgomp prints and exits the process when it cannot create a thread or
+ *      allocate a team. The library starts at most one team per phase of a call (distance
+ *      pre-pass, distances, each auction phase), none for small problems, and libgomp reuses a
+ *      team of the same size, so a warm context call outside any parallel region makes no
+ *      runtime allocation at all with 1 or 2 threads (tests/test_alloc.c); called from inside
+ *      a parallel region, libgomp allocates each nested team.
+ *  10. Versions: while IMM_VERSION_MAJOR is 0, every minor version may change the ABI. The
+ *      shared library's SONAME is libimmiscible.so.0.MINOR and the CMake package accepts the
+ *      same minor version only. imm_options and imm_lap_info keep their size and field offsets
+ *      within a minor version (tests/test_abi.c).
  */
 #ifndef IMMISCIBLE_H
 #define IMMISCIBLE_H
@@ -81,7 +105,8 @@ typedef enum imm_status {
     IMM_ERR_NONFINITE = -2,   /* NaN or +-Inf in an input (or a distance overflowing float) */
     IMM_ERR_NOMEM = -3,       /* an allocation failed */
     IMM_ERR_TOO_LARGE = -4,   /* a size product overflows size_t, or more than INT32_MAX rows */
-    IMM_ERR_UNSUPPORTED = -5  /* valid request this build / version cannot serve yet */
+    IMM_ERR_UNSUPPORTED = -5  /* a valid request this build cannot serve (reserved: no function
+                                 of this version returns it) */
 } imm_status;
 
 /*! imm_strerror() :
@@ -128,7 +153,8 @@ typedef struct imm_options {
     int32_t solver;      /* an imm_solver; default IMM_SOLVER_EXACT */
     int32_t precision;   /* an imm_precision; default IMM_PRECISION_FP32: the distance kernels */
     int32_t metric;      /* an imm_metric; default IMM_METRIC_L2 */
-    int32_t num_threads; /* >= 0; 0 = the OpenMP default (omp_get_max_threads()) */
+    int32_t num_threads; /* >= 0; 0 = the OpenMP default (omp_get_max_threads()); any value is
+                            clamped to what can run (convention 7) */
     /* IMM_SOLVER_AUCTION: relative accuracy target. The auction stops at the epsilon with
        rows * epsilon <= accuracy * (max cost - min cost), which bounds the gap to the optimum
        by that amount. 0 = IMM_AUCTION_DEFAULT_ACCURACY; otherwise in (0, IMM_AUCTION_MAX_ACCURACY]
@@ -164,29 +190,36 @@ IMM_API void imm_options_init(imm_options *opts);
  *  @param cost   rows x cols floats, row-major, row stride = cols. Read in place, never copied.
  *  @param rows   number of rows, rows <= cols, rows <= INT32_MAX.
  *  @param cols   number of columns, cols <= INT32_MAX.
- *  @param opts   solver options or NULL; only `solver` and `num_threads` matter here.
+ *  @param opts   solver options or NULL; `solver`, `num_threads`, `accuracy` and `exact_finish`
+ *                matter here (`precision` and `metric` do not).
  *  @param assign out: rows int32 column indices, all distinct.
  *  @param total  out (may be NULL): the sum of the float costs of the assignment, in double.
- *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM,
- *          IMM_ERR_UNSUPPORTED (auction, in this version).
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, rows > cols, bad options, overlapping
+ *          buffers), IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM.
  *  Notes:
  *   1. rows == 0 is valid and does nothing but set *total = 0 (cost and assign may be NULL).
- *   2. Exactness: the result satisfies a dual certificate (see imm_lap_certify) with tolerance
- *      1e-9 * max|cost| per entry, i.e. it is optimal up to double rounding of the potentials.
+ *   2. Exactness: the exact solver's result (and the auction's with exact_finish) satisfies a
+ *      dual certificate (see imm_lap_certify) with tau = 1e-9 * max|cost| per entry, so its
+ *      total is within 2 rows tau of the optimum (3 rows tau when rows < cols): optimal up to
+ *      the double rounding of the potentials. Costs of very different magnitudes in one matrix
+ *      (1e30 next to 1) can use that room.
  *   3. Determinism: every minimum search breaks ties by the lowest column index, so the same
  *      input gives the same assignment on every run, for every thread count and every CPU.
  *      When several assignments are optimal, which one is returned is fixed by the input alone.
  *   4. Costs may be negative; any finite float is accepted.
- *   5. Memory: O(rows + cols) beyond the cost matrix (about 40 bytes per column). */
+ *   5. Memory: beyond the cost matrix, one block of 76 bytes per column plus 8 + 8 min(32, cols)
+ *      bytes per row, plus 8 (tests/test_alloc.c). */
 IMM_API IMM_NODISCARD int imm_lap_solve(const float *cost, size_t rows, size_t cols,
                                         const imm_options *opts, int32_t *assign, double *total);
 
 /*! imm_lap_solve_dual() :
  *  imm_lap_solve() that also returns the optimal dual potentials.
  *  @param u out: rows doubles (may be NULL).  @param v out: cols doubles (may be NULL).
- *  On success, cost[i][j] - u[i] - v[j] >= -tau for every i, j, == 0 (within tau) on the
- *  assignment, and for rows < cols every unassigned column has v[j] == max(v) (complementary
- *  slackness of the rectangular problem). Same errors as imm_lap_solve(). */
+ *  On success with the exact solver, cost[i][j] - u[i] - v[j] >= -tau for every i, j, == 0
+ *  (within tau) on the assignment, and for rows < cols every unassigned column has
+ *  v[j] == max(v) (complementary slackness of the rectangular problem); with the auction, see
+ *  imm_lap_solve_ex(). u, v must not overlap each other, assign or cost. Same errors as
+ *  imm_lap_solve(). */
 IMM_API IMM_NODISCARD int imm_lap_solve_dual(const float *cost, size_t rows, size_t cols,
                                              const imm_options *opts, int32_t *assign, double *u,
                                              double *v, double *total);
@@ -194,9 +227,10 @@ IMM_API IMM_NODISCARD int imm_lap_solve_dual(const float *cost, size_t rows, siz
 /*! imm_lap_info : what a solve did and how good its result provably is. */
 typedef struct imm_lap_info {
     double total;       /* sum of the assigned float costs, in double */
-    double lower_bound; /* a dual lower bound: the optimal total is >= lower_bound */
+    double lower_bound; /* a dual lower bound, always finite: the optimal total (in exact
+                           arithmetic) is >= lower_bound, rounding included */
     double gap_bound;   /* max(0, total - lower_bound): the result is at most this far from
-                           optimal (rounding aside: ~1e-9 * max|cost| per row) */
+                           optimal (up to the rounding of total itself, a double sum) */
     double final_eps;   /* epsilon of the auction's last phase (0 if no auction ran) */
     int64_t bids;       /* auction bids (row scans) */
     int64_t augmentations; /* shortest augmenting path searches */
@@ -209,24 +243,34 @@ typedef struct imm_lap_info {
  *  imm_lap_solve() with everything it can report. Any of u, v, info may be NULL.
  *  @param u out: rows doubles, v out: cols doubles: dual potentials. With the exact solver they
  *         certify optimality (see imm_lap_solve_dual); with the auction, u[i] = min over j of
- *         cost[i][j] - v[j], so they are feasible and prove info->lower_bound.
+ *         cost[i][j] - v[j], lowered by a bound on its rounding, so that u[i] + v[j] <= cost[i][j]
+ *         holds in exact arithmetic and they prove info->lower_bound.
  *  @param info out: totals, bound and counters (see imm_lap_info).
- *  Same errors as imm_lap_solve(). */
+ *  The auction's potentials never leave a band of 2^10 max|cost| around zero: if a run would
+ *  leave them outside, the exact finish (or the completion of a partial assignment) starts from
+ *  the column means instead, so that the exact finish is optimal from any auction state.
+ *  No two of assign, u, v, info may overlap, nor any of them cost. Same errors as
+ *  imm_lap_solve(). */
 IMM_API IMM_NODISCARD int imm_lap_solve_ex(const float *cost, size_t rows, size_t cols,
                                            const imm_options *opts, int32_t *assign, double *u,
                                            double *v, imm_lap_info *info);
 
 /*! imm_lap_certify() :
  *  Checks an assignment against dual potentials, recomputing everything from the costs.
- *  @param violation out: the largest of
+ *  @param violation out: an upper bound, in exact arithmetic, of the largest of
  *         - max over i, j of (u[i] + v[j] - cost[i][j])          (dual infeasibility),
  *         - max over i of |cost[i][assign[i]] - u[i] - v[assign[i]]| (complementary slackness),
- *         - for rows < cols, max over unassigned j of (max(v) - v[j]).
- *  If *violation <= tau, the assignment's total is within 2 * rows * tau of the optimum; the
- *  solver's own results satisfy tau = 1e-9 * max|cost| (plus 1e-30 so that all-zero costs work).
+ *         - for rows < cols, max over unassigned j of (max(v) - v[j]);
+ *         computed in double, plus 2^-50 (max|u| + max|v| + max|cost|) for the rounding of that
+ *         computation, so that potentials whose sums round the costs away cannot hide a
+ *         violation: it never reports less than the true violation.
+ *  If *violation <= tau, the assignment's exact total is within 2 rows tau of the optimum
+ *  (3 rows tau when rows < cols). The solver's own results satisfy tau = 1e-9 * max|cost| (plus
+ *  1e-30 so that all-zero costs work).
  *  @return IMM_OK (and *violation), IMM_ERR_INVALID_ARG if assign is not a set of distinct
- *          columns in range or a pointer is NULL, IMM_ERR_NONFINITE for NaN/Inf in cost, u or v,
- *          IMM_ERR_TOO_LARGE, IMM_ERR_NOMEM. */
+ *          columns in range, a pointer is NULL or violation overlaps an input,
+ *          IMM_ERR_NONFINITE for NaN/Inf in cost, u or v or for potentials whose sums overflow
+ *          (max|u| + max|v| + FLT_MAX not finite), IMM_ERR_TOO_LARGE, IMM_ERR_NOMEM. */
 IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t cols,
                                           const int32_t *assign, const double *u,
                                           const double *v, double *violation);
@@ -240,8 +284,9 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *  opts->precision (default FP32).
  *  @param x n x dim floats, row-major (any alignment).  @param y m x dim floats, row-major.
  *  @param opts `metric`, `precision` and `num_threads`.
- *  @param out n x m floats, row-major. Must not overlap x or y.
- *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, dim == 0 with n, m > 0), IMM_ERR_TOO_LARGE,
+ *  @param out n x m floats, row-major. Must not overlap x or y (it holds the dot products while
+ *         they are summed): IMM_ERR_INVALID_ARG.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, dim == 0 with n, m > 0, overlap), IMM_ERR_TOO_LARGE,
  *          IMM_ERR_NONFINITE (NaN/Inf in x or y, a value outside the precision's range, or a
  *          distance that overflows float), IMM_ERR_NOMEM.
  *  Notes:
@@ -280,10 +325,10 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *      |x~ - x| <= 2^-11 |x| + 2^-25 sqrt(dim) (FP16), 2^-8 |x| + 2^-40 sqrt(dim) (BF16),
  *      max_k |x_k| sqrt(dim) / 254 (INT8), 0 (FP32).
  *   6. Speed: AVX-512 (with VNNI for INT8 and BF16 for BF16 where the CPU has them) or AVX2
- *      kernels, chosen once per process; OpenMP over blocks of the output.
- *   7. Memory (allocated per call): about 40 bytes per row of x and y, up to 4 MiB of packed y
- *      (2^20 values; more only when m exceeds 4096 rows: 256 values per row), and per thread up
- *      to 1 MiB of packed x. out holds the dot products while they are summed. */
+ *      kernels, chosen once per process; OpenMP over blocks of the output, one team per call.
+ *   7. Memory (allocated per call): O(n + m) for row norms and scales, and packing buffers for
+ *      a block of y's rows and, per thread, of x's, which do not grow with n * m (the README
+ *      gives the sizes). out holds the dot products while they are summed. */
 IMM_API IMM_NODISCARD int imm_distance(const float *x, size_t n, const float *y, size_t m,
                                        size_t dim, const imm_options *opts, float *out);
 
@@ -308,13 +353,13 @@ IMM_API IMM_NODISCARD int imm_permute_rows(float *rows, size_t n, size_t dim,
  *  @param x     batch x dim image rows (read only).
  *  @param noise batch x dim noise rows, permuted in place.
  *  @param perm  out (may be NULL): batch int32.
- *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM,
- *          IMM_ERR_UNSUPPORTED.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, dim == 0 with batch > 0, overlap),
+ *          IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM.
  *  Notes: 1. batch == 0 is valid and does nothing. dim == 0 with batch > 0 is invalid.
  *         2. The multiset of noise rows is preserved bitwise: only their order changes.
- *         3. x and noise must not overlap.
- *         4. Memory: the batch x batch float distance matrix (64 MiB at batch 4096), the
- *            distance kernels' workspace (imm_distance note 7: a few MiB) and O(batch + dim);
+ *         3. x, noise and perm must not overlap.
+ *         4. Memory: the batch x batch float distance matrix (batch^2 * 4 bytes), the distance
+ *            kernels' workspace (imm_distance note 7) and O(batch + dim);
  *            imm_ctx_workspace_size() gives the exact figure. */
 IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                                            const imm_options *opts, int32_t *perm);
@@ -326,8 +371,9 @@ IMM_API IMM_NODISCARD int imm_assign_noise(const float *x, float *noise, size_t 
  *  @param x     batch x dim image rows.  @param pool pool_size x dim noise rows (read only).
  *  @param out   out: batch x dim rows; must not overlap x or pool.
  *  @param index out (may be NULL): batch int32 distinct pool rows.
- *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, pool_size < batch, dim == 0 with batch > 0),
- *          IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM, IMM_ERR_UNSUPPORTED.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, pool_size < batch, dim == 0 with batch > 0,
+ *          out or index overlapping x, pool or each other), IMM_ERR_TOO_LARGE,
+ *          IMM_ERR_NONFINITE, IMM_ERR_NOMEM.
  *  Notes: 1. pool_size == batch gives the same rows as imm_assign_noise (out = permuted noise).
  *         2. Unlike the batch permutation, choosing from a larger pool biases the noise toward
  *            the images: the kept rows are the pool's nearest, not a reordering of Gaussian
@@ -344,11 +390,14 @@ IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, co
  *  noise rows; out[i] receives the candidate nearest to x_i (opts->metric, opts->precision).
  *  @param x          batch x dim image rows.
  *  @param candidates batch x k x dim rows, image-major: candidate t of image i is row i * k + t.
- *  @param k          candidates per image, >= 1 (k == 1 copies the first candidate).
+ *  @param k          candidates per image, >= 1 (k == 1 copies the first candidate, after the
+ *                    same checks as any k: the distances are computed all the same).
  *  @param out        out: batch x dim rows; must not overlap candidates or x.
- *  @param index      out (may be NULL): batch int32, the candidate t chosen for each image.
- *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, k == 0 or dim == 0 with batch > 0),
- *          IMM_ERR_TOO_LARGE, IMM_ERR_NONFINITE, IMM_ERR_NOMEM, IMM_ERR_UNSUPPORTED.
+ *  @param index      out (may be NULL): batch int32, the candidate t chosen for each image; must
+ *                    not overlap out, candidates or x.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, k == 0 or dim == 0 with batch > 0,
+ *          overlap), IMM_ERR_TOO_LARGE (as imm_distance), IMM_ERR_NONFINITE (NaN / Inf, a value
+ *          outside the precision's range, a distance that overflows float), IMM_ERR_NOMEM.
  *  Notes: 1. Ties go to the lowest t. Images are processed in parallel; results do not depend
  *            on the thread count.
  *         2. This is NOT a permutation: two images may keep equally distributed but different
@@ -356,7 +405,8 @@ IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, co
  *            selected noise is no longer N(0, I) given the image: it is biased toward x_i (its
  *            norm and direction), the more so the larger k. The batch permutation of
  *            imm_assign_noise keeps the exact set of Gaussian draws instead.
- *         3. Memory: per thread, the distance workspace of 1 x k rows plus k floats. */
+ *         3. Memory: per thread, the distance workspace and the distances of one group of
+ *            images (16 in this version) against all of the group's candidates. */
 IMM_API IMM_NODISCARD int imm_select_noise_knn(const float *x, size_t batch,
                                                const float *candidates, size_t k, size_t dim,
                                                const imm_options *opts, float *out,
@@ -371,7 +421,7 @@ typedef struct imm_ctx imm_ctx;
 /*! imm_ctx_create() :
  *  Creates a context holding a copy of *opts (NULL = defaults) and, lazily, the workspaces.
  *  @return IMM_OK (and *ctx), IMM_ERR_INVALID_ARG (ctx NULL or bad options; *ctx untouched),
- *          IMM_ERR_UNSUPPORTED (options this version cannot serve), IMM_ERR_NOMEM. */
+ *          IMM_ERR_NOMEM. */
 IMM_API IMM_NODISCARD int imm_ctx_create(imm_ctx **ctx, const imm_options *opts);
 
 /*! imm_ctx_free() : releases the context and its workspaces. NULL is a no-op. */
@@ -379,7 +429,8 @@ IMM_API void imm_ctx_free(imm_ctx *ctx);
 
 /*! imm_ctx_assign_noise() :
  *  Same result as imm_assign_noise() with the context's options, bitwise. Workspaces grow to the
- *  largest batch / dim seen and are reused: once warm, a call allocates nothing.
+ *  largest batch / dim seen and are reused: once warm, a call allocates nothing
+ *  (convention 9).
  *  Not safe to call concurrently on the same context. */
 IMM_API IMM_NODISCARD int imm_ctx_assign_noise(imm_ctx *ctx, const float *x, float *noise,
                                                size_t batch, size_t dim, int32_t *perm);
@@ -399,9 +450,10 @@ IMM_API IMM_NODISCARD int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x,
 /*! imm_ctx_workspace_size() :
  *  @param bytes out: the workspace a context needs for (batch, dim) with *opts (NULL = defaults),
  *         in bytes: the batch x batch float distance matrix, the distance kernels' workspace
- *         (imm_distance note 7) and O(batch + dim). Measured at batch 4096, dim 3072: 71.6 MiB
- *         for fp32 and fp16, 68.6 MiB for bf16, 70.1 MiB for int8 (10.4 MiB at batch 1024).
- *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE, IMM_ERR_UNSUPPORTED. */
+ *         (imm_distance note 7) and O(batch + dim): exactly what a context allocates for that
+ *         call (tests/test_alloc.c). It depends on the thread count the options resolve to
+ *         (convention 7); the README lists measured figures.
+ *  @return IMM_OK, IMM_ERR_INVALID_ARG, IMM_ERR_TOO_LARGE. */
 IMM_API IMM_NODISCARD int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim,
                                                  size_t *bytes);
 

@@ -267,6 +267,7 @@ static void test_option_errors(void **state) {
 }
 
 int main(void) {
+    tu_arch_start("test_auction");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_small_brute_force),  cmocka_unit_test(test_exact_finish_matches_exact),
         cmocka_unit_test(test_termination),        cmocka_unit_test(test_thread_independence),

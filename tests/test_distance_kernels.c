@@ -459,7 +459,7 @@ static char *scalar_child_output(void) {
 static void test_variants_match_scalar(void **state) {
     (void)state;
     if (is_scalar_run()) {
-        print_message("variant in use is scalar: nothing to compare\n");
+        print_message("variant in use is scalar, the reference itself: nothing to compare\n");
         return;
     }
     char *ref = scalar_child_output();
@@ -469,6 +469,8 @@ static void test_variants_match_scalar(void **state) {
     if (c.mismatches > 0)
         fail_msg("%zu of %zu outputs of %s differ from the scalar reference", c.mismatches, c.cases,
                  imm_simd_arch());
+    print_message("compared: variant %s against scalar (child), %zu outputs: bitwise equal\n",
+                  imm_simd_arch(), c.cases);
 }
 
 /*-----------------------------------------------------------------------------------------------
@@ -646,7 +648,7 @@ int main(int argc, char **argv) {
         variant_cases(print_case, NULL);
         return 0;
     }
-    print_message("SIMD variant: %s\n", imm_simd_arch());
+    tu_arch_start("test_distance_kernels");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accuracy_shapes),   cmocka_unit_test(test_accuracy_hard_data),
         cmocka_unit_test(test_accuracy_large),    cmocka_unit_test(test_variants_match_scalar),

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "tu_arch.h"
+
 _Static_assert(sizeof(imm_options) == 128, "imm_options is 128 bytes for the major version");
 _Static_assert(IMM_OK == 0 && IMM_ERR_INVALID_ARG == -1 && IMM_ERR_NONFINITE == -2 &&
                    IMM_ERR_NOMEM == -3 && IMM_ERR_TOO_LARGE == -4 && IMM_ERR_UNSUPPORTED == -5,
@@ -35,6 +37,7 @@ static void test_header_links(void **state) {
 }
 
 int main(void) {
+    tu_arch_start("test_header");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_links),
     };

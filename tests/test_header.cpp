@@ -13,6 +13,8 @@ extern "C" {
 #include <cmocka.h>
 }
 
+#include "tu_arch.h"
+
 static_assert(sizeof(imm_options) == 128, "imm_options is 128 bytes for the major version");
 static_assert(IMM_ERR_UNSUPPORTED == -5, "status values are stable");
 
@@ -40,6 +42,7 @@ static void test_cxx_linkage(void **) {
 }
 
 int main() {
+    tu_arch_start("test_header_cxx");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cxx_linkage),
     };

@@ -374,7 +374,7 @@ static void test_determinism(void **state) {
 }
 
 /* The same assignments on every CPU: the solver's SIMD variants (IMM_ARCH=scalar|avx2|avx512)
- * must return bitwise the same assignments and totals (see tu_same_on_every_variant). */
+ * must return bitwise the same assignments and totals (tu_check_variant: one test per variant). */
 static void dump_results(FILE *f) {
     static const size_t shapes[][3] = {/* rows, cols, kind: 0 image-noise 1 ties 2 uniform */
                                        {256, 256, 0}, {200, 200, 1}, {60, 200, 1},
@@ -403,12 +403,8 @@ static void dump_results(FILE *f) {
     }
 }
 
-static void test_same_on_every_simd_variant(void **state) {
-    (void)state;
-    char why[256];
-    if (!tu_same_on_every_variant(dump_results, why, sizeof why))
-        fail_msg("%s", why);
-}
+/* test_same_on_variant_{scalar,avx2,avx512}: each variant in a child, compared with this run. */
+TU_VARIANT_TESTS(dump_results)
 
 static void test_trivial_sizes(void **state) {
     (void)state;
@@ -517,6 +513,7 @@ static void test_wide_range(void **state) {
 int main(int argc, char **argv) {
     if (tu_dump_main(argc, argv, dump_results)) /* a child of the SIMD-variant test */
         return 0;
+    tu_arch_start("test_lap");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trivial_sizes),
         cmocka_unit_test(test_brute_force_square),
@@ -528,7 +525,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_certificate_image_noise),
         cmocka_unit_test(test_certificate_image_noise_rectangular),
         cmocka_unit_test(test_determinism),
-        cmocka_unit_test(test_same_on_every_simd_variant),
+        TU_VARIANT_UNIT_TESTS,
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -235,6 +235,7 @@ static void test_pool_errors(void **state) {
 }
 
 int main(void) {
+    tu_arch_start("test_select");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_knn_brute_force),
         cmocka_unit_test(test_knn_ties_threads_ctx),

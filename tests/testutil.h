@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tu_arch.h"
+
 #define TU_PI 3.14159265358979323846
 
 /* IMM_TEST_QUICK (set by CMake for sanitizer builds) shrinks the large cases. */
@@ -267,6 +269,9 @@ static inline double tu_brute_min(const float *cost, size_t rows, size_t cols, d
  *  SIMD variants (IMM_ARCH): the variant is chosen once per process, so each one runs in a child
  *  process, this same program started as `program --dump-results`, which writes its variant
  *  name on the first line and then its results (see tu_dump_main). Only with POSIX 2008.
+ *
+ *  Each variant is its own cmocka test (TU_VARIANT_TESTS / TU_VARIANT_UNIT_TESTS): a variant the
+ *  CPU or the build lacks is reported as skipped with its name, never compared in disguise.
  *---------------------------------------------------------------------------------------------*/
 #if defined(_POSIX_C_SOURCE) && _POSIX_C_SOURCE >= 200809L
 #include <stdio.h>
@@ -284,50 +289,87 @@ static inline int tu_dump_main(int argc, char **argv, void (*dump)(FILE *)) {
     return 1;
 }
 
-/* Runs dump() here and in a child for each of IMM_ARCH = scalar, avx2, avx512 and compares the
- * bytes. Returns 1 when all agree; otherwise 0 with a reason in why. A child must report the
- * variant it was asked for unless the CPU lacks it (scalar is always available). */
-static inline int tu_same_on_every_variant(void (*dump)(FILE *), char *why, size_t why_len) {
-    static const char *const arch[] = {"scalar", "avx2", "avx512"};
-    char *mine = NULL, self[4096] = {0};
-    size_t mine_len = 0;
-    FILE *m = open_memstream(&mine, &mine_len);
-    if (m == NULL)
-        return snprintf(why, why_len, "open_memstream failed"), 0;
-    dump(m);
-    fclose(m);
+/* Runs dump() in a child with IMM_ARCH = arch and compares its bytes with dump() run here (once
+ * per process, cached). Returns 1 when they agree, 0 on a failure (reason in why) and -1 when
+ * the child ran another variant than arch (the CPU or build lacks it); *ran gets the child's
+ * variant in every case where it could be read. */
+static inline int tu_same_on_variant(const char *arch, void (*dump)(FILE *), char *ran,
+                                     size_t ran_len, char *why, size_t why_len) {
+    static char *mine = NULL; /* this process's results, kept for the other variants' tests */
+    static size_t mine_len = 0;
+    char self[4096] = {0};
+    ran[0] = '\0';
+    if (mine == NULL) {
+        FILE *m = open_memstream(&mine, &mine_len);
+        if (m == NULL)
+            return snprintf(why, why_len, "open_memstream failed"), 0;
+        dump(m);
+        fclose(m);
+    }
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
     if (len <= 0 || strchr(self, '\'') != NULL)
-        return free(mine), snprintf(why, why_len, "cannot find this program"), 0;
+        return snprintf(why, why_len, "cannot find this program"), 0;
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "IMM_ARCH=%s '%s' %s", arch, self, TU_DUMP_FLAG);
+    FILE *p = popen(cmd, "r");
+    if (p == NULL)
+        return snprintf(why, why_len, "popen failed"), 0;
+    char *theirs = (char *)malloc(mine_len + 1);
+    size_t got = 0;
+    if (fgets(ran, (int)ran_len, p) != NULL && theirs != NULL)
+        got = fread(theirs, 1, mine_len + 1, p);
+    int rc = pclose(p);
+    ran[strcspn(ran, "\n")] = '\0';
     int ok = 1;
-    for (size_t k = 0; k < 3 && ok; k++) {
-        char cmd[4200], got_arch[32] = {0};
-        snprintf(cmd, sizeof cmd, "IMM_ARCH=%s '%s' %s", arch[k], self, TU_DUMP_FLAG);
-        FILE *p = popen(cmd, "r");
-        if (p == NULL)
-            return free(mine), snprintf(why, why_len, "popen failed"), 0;
-        char *theirs = (char *)malloc(mine_len + 1);
-        size_t got = 0;
-        if (fgets(got_arch, sizeof got_arch, p) != NULL && theirs != NULL)
-            got = fread(theirs, 1, mine_len + 1, p);
-        int rc = pclose(p);
-        got_arch[strcspn(got_arch, "\n")] = '\0';
-        if (rc != 0) {
-            snprintf(why, why_len, "IMM_ARCH=%s: the child failed (status %d)", arch[k], rc);
-            ok = 0;
-        } else if (k == 0 && strcmp(got_arch, "scalar") != 0) {
-            snprintf(why, why_len, "IMM_ARCH=scalar: imm_simd_arch() says \"%s\"", got_arch);
-            ok = 0;
-        } else if (got != mine_len || memcmp(theirs, mine, mine_len) != 0) {
-            snprintf(why, why_len, "IMM_ARCH=%s (running %s) gives different results than %s",
-                     arch[k], got_arch, imm_simd_arch());
-            ok = 0;
-        }
-        free(theirs);
+    if (rc != 0) {
+        snprintf(why, why_len, "IMM_ARCH=%s: the child failed (status %d)", arch, rc);
+        ok = 0;
+    } else if (strcmp(ran, arch) != 0) {
+        ok = strcmp(arch, "scalar") == 0 ? 0 : -1; /* scalar is always available */
+        snprintf(why, why_len, "IMM_ARCH=%s: imm_simd_arch() says \"%s\"", arch, ran);
+    } else if (got != mine_len || memcmp(theirs, mine, mine_len) != 0) {
+        snprintf(why, why_len, "IMM_ARCH=%s gives different results than %s (this process)", arch,
+                 imm_simd_arch());
+        ok = 0;
     }
-    free(mine);
+    free(theirs);
     return ok;
 }
+
+/* The body of one variant's cmocka test: pass, fail, or skip() with the variant's name. */
+static inline void tu_check_variant(const char *arch, void (*dump)(FILE *)) {
+    char why[4400], ran[32];
+    int r = tu_same_on_variant(arch, dump, ran, sizeof ran, why, sizeof why);
+    if (r < 0) {
+        print_message("SKIPPED: variant %s not available on this CPU/build (running %s): not "
+                      "compared\n",
+                      arch, ran);
+        skip();
+    }
+    if (r == 0)
+        fail_msg("%s", why);
+    print_message("compared: variant %s (child) against variant %s (this process): bitwise equal\n",
+                  arch, imm_simd_arch());
+}
+
+/* Defines one cmocka test per variant, comparing its results with this process's; list them in
+ * main() with TU_VARIANT_UNIT_TESTS. */
+#define TU_VARIANT_TESTS(dump)                                                                     \
+    static void test_same_on_variant_scalar(void **state) {                                        \
+        (void)state;                                                                               \
+        tu_check_variant("scalar", dump);                                                          \
+    }                                                                                              \
+    static void test_same_on_variant_avx2(void **state) {                                          \
+        (void)state;                                                                               \
+        tu_check_variant("avx2", dump);                                                            \
+    }                                                                                              \
+    static void test_same_on_variant_avx512(void **state) {                                        \
+        (void)state;                                                                               \
+        tu_check_variant("avx512", dump);                                                          \
+    }
+#define TU_VARIANT_UNIT_TESTS                                                                      \
+    cmocka_unit_test(test_same_on_variant_scalar), cmocka_unit_test(test_same_on_variant_avx2),    \
+        cmocka_unit_test(test_same_on_variant_avx512)
 #endif
 
 #endif /* IMM_TESTUTIL_H */
