@@ -44,8 +44,8 @@
 
 typedef struct {
     const char *name;
-    int round;      /* fesetround() mode */
-    int ftz_daz;    /* MXCSR FTZ | DAZ (x86 only) */
+    int round;   /* fesetround() mode */
+    int ftz_daz; /* MXCSR FTZ | DAZ (x86 only) */
 } fp_state;
 
 static const fp_state k_states[] = {{"upward", FE_UPWARD, 0},
@@ -189,7 +189,9 @@ static void test_fp_state(void **state) {
                 const unsigned after = state_word();
                 if (memcmp(&g_ref, &g_got, sizeof g_ref) != 0)
                     fail_msg("state '%s' on the %s, %d threads: results differ", k_states[s].name,
-                             where == 0 ? "caller" : where == 1 ? "workers" : "caller and workers",
+                             where == 0   ? "caller"
+                             : where == 1 ? "workers"
+                                          : "caller and workers",
                              threads);
                 if (before != after)
                     fail_msg("state '%s': the caller's state was not restored", k_states[s].name);
@@ -234,8 +236,7 @@ static void test_overlap_lap(void **state) {
     /* assign inside cost (the reported case: a wrong total with IMM_OK) */
     float *c2 = arena.f;
     memcpy(c2, cost, sizeof cost);
-    assert_int_equal(imm_lap_solve(c2, N, N, NULL, (int32_t *)(c2 + 4), NULL),
-                     IMM_ERR_INVALID_ARG);
+    assert_int_equal(imm_lap_solve(c2, N, N, NULL, (int32_t *)(c2 + 4), NULL), IMM_ERR_INVALID_ARG);
     assert_memory_equal(c2, cost, sizeof cost);
     memset(&arena, SENT, sizeof arena);
     /* outputs overlapping each other: u / v, u / assign, info / v, total / u */
@@ -243,9 +244,9 @@ static void test_overlap_lap(void **state) {
                      IMM_ERR_INVALID_ARG);
     assert_int_equal(imm_lap_solve_dual(cost, N, N, NULL, (int32_t *)(a + 2), a, a + 50, NULL),
                      IMM_ERR_INVALID_ARG);
-    assert_int_equal(imm_lap_solve_ex(cost, N, N, NULL, (int32_t *)(a + 100), NULL, a,
-                                      (imm_lap_info *)(a + 3)),
-                     IMM_ERR_INVALID_ARG);
+    assert_int_equal(
+        imm_lap_solve_ex(cost, N, N, NULL, (int32_t *)(a + 100), NULL, a, (imm_lap_info *)(a + 3)),
+        IMM_ERR_INVALID_ARG);
     assert_int_equal(imm_lap_solve_dual(cost, N, N, NULL, (int32_t *)(a + 100), a, a + 50, a + 5),
                      IMM_ERR_INVALID_ARG);
     assert_int_equal(imm_lap_solve(cost, N, N, NULL, (int32_t *)(a + 100), (double *)cost + 1),
@@ -294,9 +295,9 @@ static void test_overlap_distance_and_noise(void **state) {
     int32_t index[B];
     memset(index, SENT, sizeof index);
     memcpy(buf, x, sizeof x);
-    assert_int_equal(imm_assign_noise_pool(buf, B, y, 2 * B, D, NULL, buf + B * D - 3,
-                                           (int32_t *)(buf + 2)),
-                     IMM_ERR_INVALID_ARG);
+    assert_int_equal(
+        imm_assign_noise_pool(buf, B, y, 2 * B, D, NULL, buf + B * D - 3, (int32_t *)(buf + 2)),
+        IMM_ERR_INVALID_ARG);
     assert_memory_equal(buf, x, sizeof x);
     /* KNN: out == candidates, index inside out */
     memcpy(buf, y, sizeof y);
@@ -355,9 +356,9 @@ static void test_thread_counts(void **state) {
     /* a context with 100000 threads: KNN sizes a slice per thread */
     imm_ctx *ctx;
     assert_int_equal(imm_ctx_create(&ctx, &o), IMM_OK);
-    assert_int_equal(imm_ctx_select_noise_knn(ctx, g_in.x, FB, g_in.cand, FK, FD, g_got.knn,
-                                              g_got.knn_index),
-                     IMM_OK);
+    assert_int_equal(
+        imm_ctx_select_noise_knn(ctx, g_in.x, FB, g_in.cand, FK, FD, g_got.knn, g_got.knn_index),
+        IMM_OK);
     assert_memory_equal(g_got.knn_index, g_ref.knn_index, sizeof g_ref.knn_index);
     imm_ctx_free(ctx);
 }
@@ -395,8 +396,8 @@ static void test_accuracy_range(void **state) {
 /* Random small problems with values chosen to break things: every accuracy in range, with and
    without the finish. Exact results equal brute force and certify; the auction's bound holds. */
 static float adversarial_value(tu_rng *r) {
-    static const float special[] = {0.0f, 1.0f, -1.0f, 1e9f, -1e9f, 1e30f, -1e30f, 0x1p-149f,
-                                    FLT_MIN, 1e-30f, 3e38f, -3e38f, 0.5f, 1e20f};
+    static const float special[] = {0.0f,      1.0f,    -1.0f,  1e9f,  -1e9f,  1e30f, -1e30f,
+                                    0x1p-149f, FLT_MIN, 1e-30f, 3e38f, -3e38f, 0.5f,  1e20f};
     if (tu_below(r, 3) == 0)
         return special[tu_below(r, sizeof special / sizeof special[0])];
     double scale = pow(10.0, (double)tu_below(r, 61) - 30.0);
@@ -451,8 +452,8 @@ static void check_small(const float *cost, size_t rows, size_t cols, const imm_o
 static void test_accuracy_adversarial(void **state) {
     (void)state;
     static const float fixed[][4] = {{0, 1e9f, 1e9f, 0}, {0, 0x1p-149f, 1e30f, 0}};
-    static const double accuracies[] = {IMM_AUCTION_MAX_ACCURACY, 0.5, 0.1, 1e-3, 0.0, 1e-12,
-                                        1e-300};
+    static const double accuracies[] = {
+        IMM_AUCTION_MAX_ACCURACY, 0.5, 0.1, 1e-3, 0.0, 1e-12, 1e-300};
     imm_options o;
     imm_options_init(&o);
     o.solver = IMM_SOLVER_AUCTION;
@@ -534,8 +535,7 @@ static void test_certify_not_fooled(void **state) {
  *  6. KNN checks its inputs for every k.
  *---------------------------------------------------------------------------------------------*/
 
-static int knn_status(imm_precision prec, const float *x, const float *cand, size_t k,
-                      size_t dim) {
+static int knn_status(imm_precision prec, const float *x, const float *cand, size_t k, size_t dim) {
     imm_options o;
     imm_options_init(&o);
     o.precision = prec;

@@ -17,9 +17,10 @@
 
 #include <fenv.h>
 
-#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__) ||         \
+#if defined(__FAST_MATH__) || (defined(__FINITE_MATH_ONLY__) && __FINITE_MATH_ONLY__) ||           \
     defined(__ASSOCIATIVE_MATH__)
-#error "libimmiscible must not be built with -ffast-math, -ffinite-math-only or -fassociative-math: its results would depend on the compiler and its NaN / Inf checks would be removed"
+#error                                                                                             \
+    "libimmiscible must not be built with -ffast-math, -ffinite-math-only or -fassociative-math: its results would depend on the compiler and its NaN / Inf checks would be removed"
 #endif
 
 typedef struct {

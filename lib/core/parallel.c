@@ -14,8 +14,8 @@ int imm_threads(const imm_options *opts) {
     return want > 1 ? want : 1;
 }
 
-void imm_parallel_for(int threads, long count, long chunk,
-                      void (*body)(long i, int tid, void *arg), void *arg) {
+void imm_parallel_for(int threads, long count, long chunk, void (*body)(long i, int tid, void *arg),
+                      void *arg) {
     if (threads < 2 || count < 2) {
         for (long i = 0; i < count; i++)
             body(i, 0, arg);

@@ -25,7 +25,7 @@ int imm_threads(const imm_options *opts);
 /* body(i, tid, arg) for every i in [0, count): on a team of `threads` threads (a dynamic schedule
    of `chunk` iterations; tid = omp_get_thread_num() < threads), or in order on the calling thread
    (tid 0) when threads < 2. The result must not depend on which thread runs which i. */
-void imm_parallel_for(int threads, long count, long chunk,
-                      void (*body)(long i, int tid, void *arg), void *arg);
+void imm_parallel_for(int threads, long count, long chunk, void (*body)(long i, int tid, void *arg),
+                      void *arg);
 
 #endif

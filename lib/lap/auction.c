@@ -16,7 +16,7 @@
 #include "lap/lap_state.h"
 
 #define EPS_DIVISOR 8.0
-#define BIDS_PER_ROW 64     /* per phase; phases typically need 1-3 */
+#define BIDS_PER_ROW 64    /* per phase; phases typically need 1-3 */
 #define PARALLEL_BIDS 1024 /* rounds with fewer bids run on one thread: cheaper than a fork */
 
 /* Row i's bid: the column and its new potential. */

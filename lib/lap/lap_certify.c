@@ -15,9 +15,8 @@ static double max_abs(const double *p, size_t n) {
 }
 
 /* The violation as computed in double, without the rounding margin. */
-static double computed_violation(const float *cost, size_t rows, size_t cols,
-                                 const int32_t *assign, const double *u, const double *v,
-                                 const unsigned char *used) {
+static double computed_violation(const float *cost, size_t rows, size_t cols, const int32_t *assign,
+                                 const double *u, const double *v, const unsigned char *used) {
     double worst = 0.0;
     for (size_t i = 0; i < rows; i++) {
         const float *ci = cost + i * cols;
@@ -63,9 +62,8 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
     }
     /* Potentials whose sums overflow prove nothing: NONFINITE like NaN / Inf. */
     const double umax = max_abs(u, rows), vmax = max_abs(v, cols);
-    if (status == IMM_OK &&
-        (!imm_all_finite(cost, cells) || !isfinite(umax) || !isfinite(vmax) ||
-         !isfinite(umax + vmax + (double)FLT_MAX)))
+    if (status == IMM_OK && (!imm_all_finite(cost, cells) || !isfinite(umax) || !isfinite(vmax) ||
+                             !isfinite(umax + vmax + (double)FLT_MAX)))
         status = IMM_ERR_NONFINITE;
     if (status == IMM_OK) {
         /* Each term is formed with at most three roundings of operands no larger than

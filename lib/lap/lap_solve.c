@@ -11,7 +11,8 @@ int imm_lap_check_shape(size_t rows, size_t cols, size_t *cells) {
     size_t bytes;
     RETURN_ERROR_IF(rows > cols, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(cols > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!imm_mul_size(rows, cols, cells) || !imm_mul_size(*cells, sizeof(float), &bytes),
+    RETURN_ERROR_IF(!imm_mul_size(rows, cols, cells) ||
+                        !imm_mul_size(*cells, sizeof(float), &bytes),
                     IMM_ERR_TOO_LARGE);
     return IMM_OK;
 }
@@ -105,7 +106,7 @@ static bool any_overlap(const float *cost, size_t cells, size_t rows, size_t col
                         const imm_lap_info *info, const double *total) {
     const void *p[6] = {cost, assign, u, v, info, total};
     const size_t bytes[6] = {cells * sizeof(float), rows * sizeof(int32_t), rows * sizeof(double),
-                             cols * sizeof(double), sizeof(imm_lap_info), sizeof(double)};
+                             cols * sizeof(double), sizeof(imm_lap_info),   sizeof(double)};
     for (int a = 0; a < 6; a++)
         for (int b = a + 1; b < 6; b++)
             if (imm_overlap(p[a], bytes[a], p[b], bytes[b]))

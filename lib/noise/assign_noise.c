@@ -36,12 +36,11 @@ static bool add_piece(size_t *at, size_t bytes, size_t *offset) {
 static int plan(size_t batch, size_t cols, size_t dim, const imm_options *o, noise_layout *l) {
     size_t cells, dist_bytes, data, lap_bytes, row_bytes, distws_bytes, at = 0;
     RETURN_ERROR_IF(cols > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!imm_mul_size(batch, cols, &cells) ||
-                        !imm_mul_size(cells, sizeof(float), &dist_bytes) ||
-                        !imm_mul_size(cols, dim, &data) ||
-                        !imm_mul_size(data, sizeof(float), &data) ||
-                        !imm_mul_size(dim, sizeof(float), &row_bytes),
-                    IMM_ERR_TOO_LARGE);
+    RETURN_ERROR_IF(
+        !imm_mul_size(batch, cols, &cells) || !imm_mul_size(cells, sizeof(float), &dist_bytes) ||
+            !imm_mul_size(cols, dim, &data) || !imm_mul_size(data, sizeof(float), &data) ||
+            !imm_mul_size(dim, sizeof(float), &row_bytes),
+        IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(batch > 0 && dim == 0, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(cols < batch, IMM_ERR_INVALID_ARG);
     lap_bytes = imm_lap_state_bytes(batch, cols);
@@ -80,8 +79,8 @@ static int solve(imm_ctx *ctx, const float *x, size_t batch, const float *noise,
 /* IMM_ERR_INVALID_ARG when an output (out: rows x dim floats, index: rows int32) overlaps an input
    (x: rows x dim, src: src_rows x dim floats) or the other output; TOO_LARGE if a size does not
    fit. For the batch permutation, out is noise itself (an input too): pass src = NULL. */
-static int check_overlap(const float *x, size_t rows, const float *src, size_t src_rows,
-                         size_t dim, const float *out, const int32_t *index) {
+static int check_overlap(const float *x, size_t rows, const float *src, size_t src_rows, size_t dim,
+                         const float *out, const int32_t *index) {
     size_t xb, sb;
     RETURN_ERROR_IF(!imm_mul_size(rows, dim, &xb) || !imm_mul_size(xb, sizeof(float), &xb) ||
                         !imm_mul_size(src_rows, dim, &sb) || !imm_mul_size(sb, sizeof(float), &sb),

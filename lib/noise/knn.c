@@ -74,8 +74,8 @@ static void knn_group(long gi, int tid, void *arg) {
     float *d = (float *)(mine + job->dist_at);
     const size_t i0 = (size_t)gi * KNN_GROUP;
     const size_t g = job->batch - i0 < KNN_GROUP ? job->batch - i0 : KNN_GROUP;
-    if (imm_dist_compute(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim, job->one,
-                         mine, d) != IMM_OK) {
+    if (imm_dist_compute(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim, job->one, mine,
+                         d) != IMM_OK) {
 #pragma omp atomic write
         job->failed = 1;
         return;

@@ -17,8 +17,8 @@ bool imm_is_permutation(const int32_t *perm, size_t n, unsigned char *marks) {
     return ok;
 }
 
-void imm_permute_apply(float *rows, size_t n, size_t dim, const int32_t *perm,
-                       unsigned char *marks, float *tmp) {
+void imm_permute_apply(float *rows, size_t n, size_t dim, const int32_t *perm, unsigned char *marks,
+                       float *tmp) {
     const size_t row_bytes = dim * sizeof(float);
     for (size_t s = 0; s < n; s++) {
         if (marks[s] || (size_t)perm[s] == s)
