@@ -105,8 +105,9 @@ typedef enum imm_status {
     IMM_ERR_NONFINITE = -2,   /* NaN or +-Inf in an input (or a distance overflowing float) */
     IMM_ERR_NOMEM = -3,       /* an allocation failed */
     IMM_ERR_TOO_LARGE = -4,   /* a size product overflows size_t, or more than INT32_MAX rows */
-    IMM_ERR_UNSUPPORTED = -5  /* a valid request this build cannot serve (reserved: no function
-                                 of this version returns it) */
+    IMM_ERR_UNSUPPORTED = -5, /* a valid request this build cannot serve (the auction on a
+                                 matrix with forbidden pairs) */
+    IMM_ERR_INFEASIBLE = -6   /* no complete assignment avoids the forbidden (+Inf) pairs */
 } imm_status;
 
 /*! imm_strerror() :
@@ -206,7 +207,11 @@ IMM_API void imm_options_init(imm_options *opts);
  *   3. Determinism: every minimum search breaks ties by the lowest column index, so the same
  *      input gives the same assignment on every run, for every thread count and every CPU.
  *      When several assignments are optimal, which one is returned is fixed by the input alone.
- *   4. Costs may be negative; any finite float is accepted.
+ *   4. Costs may be negative; any finite float is accepted. +Inf marks a forbidden pair: the
+ *      exact solver never assigns one, and returns IMM_ERR_INFEASIBLE (outputs untouched) when
+ *      every complete assignment needs one; the auction returns IMM_ERR_UNSUPPORTED for such a
+ *      matrix. NaN and -Inf are IMM_ERR_NONFINITE. Forbidden pairs skip the auction warm start
+ *      of the exact solver (slower on large flat matrices, still exact).
  *   5. Memory: beyond the cost matrix, one block of 76 bytes per column plus 8 + 8 min(32, cols)
  *      bytes per row, plus 8 (tests/test_alloc.c). */
 IMM_API IMM_NODISCARD int imm_lap_solve(const float *cost, size_t rows, size_t cols,
@@ -255,6 +260,20 @@ IMM_API IMM_NODISCARD int imm_lap_solve_ex(const float *cost, size_t rows, size_
                                            const imm_options *opts, int32_t *assign, double *u,
                                            double *v, imm_lap_info *info);
 
+/*! imm_lap_solve_batch() :
+ *  Solves `count` independent problems of one shape in one call, in parallel over problems
+ *  (each on one thread): problem p has its costs at cost + p * rows * cols (row-major, rows <= cols)
+ *  and gets assign[p * rows ...] (rows entries) and, when not NULL, u[p * rows ...],
+ *  v[p * cols ...] and totals[p]. Each problem's result is bitwise what imm_lap_solve_dual()
+ *  gives it alone, whatever the thread count.
+ *  @return as imm_lap_solve(); IMM_ERR_INFEASIBLE if any problem is (nothing written then).
+ *  Memory: a state of imm_lap_solve's size (note 5) per thread, and count x (rows int32 +
+ *  rows and cols doubles + 1 double) to hold the results until all problems are solved. */
+IMM_API IMM_NODISCARD int imm_lap_solve_batch(const float *cost, size_t count, size_t rows,
+                                              size_t cols, const imm_options *opts,
+                                              int32_t *assign, double *u, double *v,
+                                              double *totals);
+
 /*! imm_lap_certify() :
  *  Checks an assignment against dual potentials, recomputing everything from the costs.
  *  @param violation out: an upper bound, in exact arithmetic, of the largest of
@@ -269,7 +288,8 @@ IMM_API IMM_NODISCARD int imm_lap_solve_ex(const float *cost, size_t rows, size_
  *  1e-30 so that all-zero costs work).
  *  @return IMM_OK (and *violation), IMM_ERR_INVALID_ARG if assign is not a set of distinct
  *          columns in range, a pointer is NULL or violation overlaps an input,
- *          IMM_ERR_NONFINITE for NaN/Inf in cost, u or v or for potentials whose sums overflow
+ *          IMM_ERR_NONFINITE for NaN or -Inf in cost (+Inf is a forbidden pair: assigning one
+ *          is an infinite violation), NaN/Inf in u or v, or potentials whose sums overflow
  *          (max|u| + max|v| + FLT_MAX not finite), IMM_ERR_TOO_LARGE, IMM_ERR_NOMEM. */
 IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t cols,
                                           const int32_t *assign, const double *u,

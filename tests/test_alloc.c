@@ -434,6 +434,9 @@ static int lap_ex(fixture *f) {
 static int lap_certify(fixture *f) {
     return imm_lap_certify(f->cost, SB, SB, f->cert_assign, f->cert_u, f->cert_v, f->scalar);
 }
+static int lap_batch(fixture *f) {
+    return imm_lap_solve_batch(f->cost, 1, SB, SB, &f->opts, f->assign, f->u, f->v, f->scalar);
+}
 static int distance(fixture *f) {
     return imm_distance(f->x, SB, f->pool, SPOOL, SD, &f->opts, f->dist);
 }
@@ -490,6 +493,7 @@ static const sweep_case sweep_cases[] = {
     {"imm_lap_solve_ex auction", lap_ex, AUCTION, 0, IMM_PRECISION_FP32, 0},
     {"imm_lap_solve_ex auction + exact_finish", lap_ex, AUCTION, 1, IMM_PRECISION_FP32, 0},
     CASE("imm_lap_certify", lap_certify),
+    CASE("imm_lap_solve_batch", lap_batch),
     CASE("imm_distance fp32", distance),
     {"imm_distance fp16", distance, EXACT, 0, IMM_PRECISION_FP16, 0},
     {"imm_distance int8", distance, EXACT, 0, IMM_PRECISION_INT8, 0},

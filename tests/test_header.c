@@ -16,7 +16,8 @@
 
 _Static_assert(sizeof(imm_options) == 128, "imm_options is 128 bytes for the major version");
 _Static_assert(IMM_OK == 0 && IMM_ERR_INVALID_ARG == -1 && IMM_ERR_NONFINITE == -2 &&
-                   IMM_ERR_NOMEM == -3 && IMM_ERR_TOO_LARGE == -4 && IMM_ERR_UNSUPPORTED == -5,
+                   IMM_ERR_NOMEM == -3 && IMM_ERR_TOO_LARGE == -4 && IMM_ERR_UNSUPPORTED == -5 &&
+                   IMM_ERR_INFEASIBLE == -6,
                "status values are stable");
 _Static_assert(IMM_VERSION_NUMBER ==
                    IMM_VERSION_MAJOR * 10000 + IMM_VERSION_MINOR * 100 + IMM_VERSION_PATCH,

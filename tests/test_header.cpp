@@ -17,6 +17,7 @@ extern "C" {
 
 static_assert(sizeof(imm_options) == 128, "imm_options is 128 bytes for the major version");
 static_assert(IMM_ERR_UNSUPPORTED == -5, "status values are stable");
+static_assert(IMM_ERR_INFEASIBLE == -6, "status values are stable");
 
 static void test_cxx_linkage(void **) {
     imm_options o;

@@ -18,6 +18,7 @@ const char *imm_strerror(int status) {
     case IMM_ERR_NOMEM: return "out of memory";
     case IMM_ERR_TOO_LARGE: return "size too large";
     case IMM_ERR_UNSUPPORTED: return "not supported by this version";
+    case IMM_ERR_INFEASIBLE: return "cost matrix is infeasible";
     default: return "unknown status";
     }
 }

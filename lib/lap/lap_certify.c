@@ -14,6 +14,14 @@ static double max_abs(const double *p, size_t n) {
     return m;
 }
 
+/* No NaN and no -Inf (+Inf is a forbidden pair). */
+static bool costs_valid(const float *cost, size_t cells) {
+    for (size_t t = 0; t < cells; t++)
+        if (!(cost[t] > -INFINITY))
+            return false;
+    return true;
+}
+
 /* The violation as computed in double, without the rounding margin. */
 static double computed_violation(const float *cost, size_t rows, size_t cols, const int32_t *assign,
                                  const double *u, const double *v, const unsigned char *used) {
@@ -62,7 +70,7 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
     }
     /* Potentials whose sums overflow prove nothing: NONFINITE like NaN / Inf. */
     const double umax = max_abs(u, rows), vmax = max_abs(v, cols);
-    if (status == IMM_OK && (!imm_all_finite(cost, cells) || !isfinite(umax) || !isfinite(vmax) ||
+    if (status == IMM_OK && (!costs_valid(cost, cells) || !isfinite(umax) || !isfinite(vmax) ||
                              !isfinite(umax + vmax + (double)FLT_MAX)))
         status = IMM_ERR_NONFINITE;
     if (status == IMM_OK) {
@@ -71,7 +79,8 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
            violation in exact arithmetic, so huge potentials cannot hide one in rounding. */
         double cabs = 0.0;
         for (size_t t = 0; t < cells; t++)
-            cabs = fmax(cabs, fabs((double)cost[t]));
+            if (cost[t] < INFINITY) /* forbidden pairs: an assigned one is an infinite violation */
+                cabs = fmax(cabs, fabs((double)cost[t]));
         const double margin = 0x1p-50 * (umax + vmax + cabs);
         *violation = computed_violation(cost, rows, cols, assign, u, v, used) + margin;
     }

@@ -20,6 +20,12 @@
  * Ties: every minimum search takes the lowest column index among equal values; the exact phases
  * are sequential and the auction is thread-count independent, so the result depends on the input
  * alone.
+ *
+ * Forbidden pairs (+Inf costs) have reduced cost +Inf and are never chosen: the potentials start
+ * at the means of the finite costs, the auction is skipped (its bids would move prices by an
+ * infinite gap), ARR does not lower a potential when the second-best column is forbidden, and a
+ * Dijkstra search that finds no reachable free column proves that no complete assignment avoids
+ * the forbidden pairs (its tree violates Hall's condition).
  */
 #include <math.h>
 #include <string.h>
@@ -51,9 +57,13 @@ static size_t augmenting_row_reduction(lap_state *s, size_t nfree, size_t *budge
         --*budget;
         lap_min2 m;
         imm_lap_row_min2(s, (size_t)i, &m);
+        if (m.j1 < 0) { /* every column forbidden: Dijkstra will say so */
+            s->free_[kept++] = i;
+            continue;
+        }
         int32_t j1 = m.j1, i0 = s->y[j1];
         bool lowered = false;
-        if (m.j2 >= 0) {
+        if (m.j2 >= 0 && m.u2 < INFINITY) {
             double vj = s->v[j1] - (m.u2 - m.u1);
             if (vj < s->v[j1]) { /* strictly lower after rounding: progress is real */
                 s->v[j1] = vj;
@@ -77,8 +87,9 @@ static size_t augmenting_row_reduction(lap_state *s, size_t nfree, size_t *budge
 }
 
 /* Dijkstra from free row f in reduced costs; augments along the shortest path to a free column
-   and updates the potentials of the scanned columns. */
-static void augment(lap_state *s, int32_t f) {
+   and updates the potentials of the scanned columns. False (nothing changed but scratch) when no
+   free column is reachable through allowed pairs. */
+static bool augment(lap_state *s, int32_t f) {
     const size_t n = s->n;
     double *d = s->d, *v = s->v, *sc = s->sc;
     int32_t *y = s->y, *x = s->x;
@@ -91,6 +102,8 @@ static void augment(lap_state *s, int32_t f) {
     double r = 0.0; /* u[i] - (distance to row i); the free row has both 0 */
     for (;;) {
         s->kern->relax(lap_row(s, (size_t)i), v, sc, r, i, n, d, s->pred, &j);
+        if (j < 0 || !(d[j] < INFINITY))
+            return false;
         sc[j] = INFINITY;
         s->scanned[nscan++] = j;
         if (y[j] < 0)
@@ -115,32 +128,34 @@ static void augment(lap_state *s, int32_t f) {
             break;
         j = prev;
     }
+    return true;
 }
 
 int64_t imm_lap_augment_free(lap_state *s) {
     int64_t count = 0;
     for (size_t i = 0; i < s->m; i++)
         if (s->x[i] < 0) {
-            augment(s, (int32_t)i);
+            if (!augment(s, (int32_t)i))
+                return -1;
             count++;
         }
     return count;
 }
 
-void imm_lap_finish_exact(lap_state *s) {
+bool imm_lap_finish_exact(lap_state *s) {
     size_t nfree = imm_lap_free_all(s);
     for (int pass = 0; pass < ARR_PASSES && nfree > 0; pass++) {
         size_t budget = ARR_STEPS_PER_ROW * s->m;
         nfree = augmenting_row_reduction(s, nfree, &budget);
     }
-    imm_lap_augment_free(s);
+    return imm_lap_augment_free(s) >= 0;
 }
 
-void imm_lap_exact(lap_state *s) {
+bool imm_lap_exact(lap_state *s) {
     imm_lap_column_means(s);
     if (s->m < s->n) {
         memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */
-    } else if (s->n > 1) {
+    } else if (s->n > 1 && !s->forbidden) {
         double spread = imm_lap_spread(s);
         auction_stats st;
         if (spread > 0.0)
@@ -148,7 +163,7 @@ void imm_lap_exact(lap_state *s) {
         if (!imm_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
             imm_lap_column_means(s);
     }
-    imm_lap_finish_exact(s);
+    return imm_lap_finish_exact(s);
 }
 
 double imm_lap_total(const float *cost, size_t rows, size_t cols, const int32_t *assign) {

@@ -51,8 +51,8 @@ static double dual_lower_bound(const lap_state *s, double *u_out) {
     return sum - (double)terms * LAP_ROUNDING * mag;
 }
 
-double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
-                   imm_lap_info *info) {
+int imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
+                imm_lap_info *info, double *total) {
     imm_lap_info in;
     memset(&in, 0, sizeof in);
     if (o->solver == IMM_SOLVER_AUCTION && s->n > 1 && s->m == s->n) {
@@ -71,7 +71,7 @@ double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *
         in.phases = st.phases;
         in.final_eps = st.eps;
         if (o->exact_finish) {
-            imm_lap_finish_exact(s);
+            imm_lap_finish_exact(s); /* no forbidden pair here: cannot fail */
             in.exact = 1;
         } else {
             /* A phase that spent its bid budget (or no auction at all, for constant costs)
@@ -79,7 +79,7 @@ double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *
             in.augmentations = imm_lap_augment_free(s);
         }
     } else {
-        imm_lap_exact(s);
+        RETURN_ERROR_IF(!imm_lap_exact(s), IMM_ERR_INFEASIBLE);
         in.exact = 1;
     }
     for (size_t i = 0; i < s->rows; i++)
@@ -96,7 +96,9 @@ double imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *
         memcpy(v, s->v, s->n * sizeof(double));
     if (info != NULL)
         *info = in;
-    return in.total;
+    if (total != NULL)
+        *total = in.total;
+    return IMM_OK;
 }
 
 /* Whether any two of the caller's buffers that the solver writes, or one it writes and the costs,
@@ -112,6 +114,22 @@ static bool any_overlap(const float *cost, size_t cells, size_t rows, size_t col
             if (imm_overlap(p[a], bytes[a], p[b], bytes[b]))
                 return true;
     return false;
+}
+
+/* NaN and -Inf are errors; +Inf marks a forbidden pair (*forbidden), which only the exact solver
+   serves. Integer OR-reductions over the bits, so the scan vectorises. */
+static int scan_costs(const float *cost, size_t cells, const imm_options *o, bool *forbidden) {
+    uint32_t bad = 0, inf = 0;
+    for (size_t t = 0; t < cells; t++) {
+        uint32_t bits;
+        memcpy(&bits, cost + t, sizeof bits);
+        inf |= (uint32_t)(bits == 0x7f800000u);
+        bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u && bits != 0x7f800000u);
+    }
+    RETURN_ERROR_IF(bad != 0, IMM_ERR_NONFINITE);
+    RETURN_ERROR_IF(inf != 0 && o->solver == IMM_SOLVER_AUCTION, IMM_ERR_UNSUPPORTED);
+    *forbidden = inf != 0;
+    return IMM_OK;
 }
 
 static int solve(const float *cost, size_t rows, size_t cols, const imm_options *opts,
@@ -137,19 +155,19 @@ static int solve(const float *cost, size_t rows, size_t cols, const imm_options 
     RETURN_ERROR_IF(cost == NULL || assign == NULL, IMM_ERR_INVALID_ARG);
     size_t bytes = imm_lap_state_bytes(rows, cols);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!imm_all_finite(cost, cells), IMM_ERR_NONFINITE);
+    bool forbidden;
+    FORWARD_IF_ERROR(scan_costs(cost, cells, &o, &forbidden));
     void *work = malloc(bytes);
     RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
     lap_state s;
     imm_lap_state_init(&s, cost, rows, cols, imm_threads(&o), work);
+    s.forbidden = forbidden;
     imm_fpenv fe;
     imm_fpenv_enter(&fe);
-    double t = imm_lap_run(&s, &o, assign, u, v, info);
+    int status = imm_lap_run(&s, &o, assign, u, v, info, total);
     imm_fpenv_leave(&fe);
     free(work);
-    if (total != NULL)
-        *total = t;
-    return IMM_OK;
+    return status;
 }
 
 int imm_lap_solve_ex(const float *cost, size_t rows, size_t cols, const imm_options *opts,
@@ -165,4 +183,126 @@ int imm_lap_solve_dual(const float *cost, size_t rows, size_t cols, const imm_op
 int imm_lap_solve(const float *cost, size_t rows, size_t cols, const imm_options *opts,
                   int32_t *assign, double *total) {
     return imm_lap_solve_dual(cost, rows, cols, opts, assign, NULL, NULL, total);
+}
+
+/*-----------------------------------------------------------------------------------------------
+ *  Many problems of one shape: one per thread at a time, results held until all are solved.
+ *---------------------------------------------------------------------------------------------*/
+
+typedef struct {
+    const float *cost;
+    size_t rows, cols, cells, state_bytes;
+    imm_options one;                /* the caller's options on one thread */
+    unsigned char *states;          /* a lap_state workspace per thread */
+    const unsigned char *forbidden; /* per problem */
+    int32_t *assign;
+    double *u, *v, *totals;
+    int infeasible;
+} batch_job;
+
+static void batch_problem(long p, int tid, void *arg) {
+    batch_job *job = arg;
+    const size_t q = (size_t)p;
+    lap_state s;
+    imm_lap_state_init(&s, job->cost + q * job->cells, job->rows, job->cols, 1,
+                       job->states + (size_t)tid * job->state_bytes);
+    s.forbidden = job->forbidden[q] != 0;
+    if (imm_lap_run(&s, &job->one, job->assign + q * job->rows, job->u + q * job->rows,
+                    job->v + q * job->cols, NULL, job->totals + q) != IMM_OK) {
+#pragma omp atomic write
+        job->infeasible = 1;
+    }
+}
+
+/* Sizes of the batch's buffers: per-thread states, then results (assign, u, v, totals) and the
+   per-problem forbidden flags. 0 on overflow. */
+static size_t batch_bytes(size_t count, size_t rows, size_t cols, size_t state_bytes, int threads,
+                          size_t *results_at) {
+    size_t states, per, results;
+    if (!imm_mul_size(state_bytes, (size_t)threads, &states) ||
+        !imm_mul_size(rows, sizeof(int32_t) + sizeof(double), &per) ||
+        per + cols * sizeof(double) < per)
+        return 0;
+    per += cols * sizeof(double) + sizeof(double) + 1;
+    if (!imm_mul_size(count, per, &results) || states > SIZE_MAX - 64 - results)
+        return 0;
+    *results_at = (states + 7) & ~(size_t)7;
+    return *results_at + results;
+}
+
+static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols,
+                       const imm_options *opts, int32_t *assign, double *u, double *v,
+                       double *totals) {
+    imm_options o;
+    size_t cells, all, vbytes;
+    FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
+    FORWARD_IF_ERROR(imm_lap_check_shape(rows, cols, &cells));
+    /* cols <= INT32_MAX and rows <= cols: these two products bound every other one */
+    RETURN_ERROR_IF(!imm_mul_size(cells, count, &all) || !imm_mul_size(all, sizeof(float), &all) ||
+                        !imm_mul_size(count, cols * sizeof(double), &vbytes),
+                    IMM_ERR_TOO_LARGE);
+    const void *p[5] = {cost, assign, u, v, totals};
+    const size_t bytes[5] = {all, count * rows * sizeof(int32_t), count * rows * sizeof(double),
+                             vbytes, count * sizeof(double)};
+    for (int a = 0; a < 5; a++)
+        for (int b = a + 1; b < 5; b++)
+            RETURN_ERROR_IF(imm_overlap(p[a], bytes[a], p[b], bytes[b]), IMM_ERR_INVALID_ARG);
+    if (count == 0)
+        return IMM_OK;
+    if (rows == 0) {
+        if (v != NULL)
+            memset(v, 0, bytes[3]);
+        if (totals != NULL)
+            memset(totals, 0, bytes[4]);
+        return IMM_OK;
+    }
+    RETURN_ERROR_IF(cost == NULL || assign == NULL, IMM_ERR_INVALID_ARG);
+    const size_t state_bytes = (imm_lap_state_bytes(rows, cols) + 63) & ~(size_t)63;
+    RETURN_ERROR_IF(state_bytes == 0, IMM_ERR_TOO_LARGE);
+    const int threads = imm_threads(&o);
+    size_t results_at,
+        total_bytes = batch_bytes(count, rows, cols, state_bytes, threads, &results_at);
+    RETURN_ERROR_IF(total_bytes == 0, IMM_ERR_TOO_LARGE);
+    unsigned char *work = malloc(total_bytes);
+    RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
+    batch_job job = {cost, rows, cols, cells, state_bytes, o, work,
+                     NULL, NULL, NULL, NULL,  NULL,        0};
+    job.one.num_threads = 1;
+    job.u = (double *)(work + results_at);
+    job.v = job.u + count * rows;
+    job.totals = job.v + count * cols;
+    job.assign = (int32_t *)(job.totals + count);
+    unsigned char *flags = (unsigned char *)(job.assign + count * rows);
+    job.forbidden = flags;
+    int status = IMM_OK;
+    for (size_t q = 0; q < count && status == IMM_OK; q++) {
+        bool f = false;
+        status = scan_costs(cost + q * cells, cells, &o, &f);
+        flags[q] = f;
+    }
+    if (status == IMM_OK) {
+        imm_parallel_for(threads, (long)count, 1, batch_problem, &job);
+        status = job.infeasible ? IMM_ERR_INFEASIBLE : IMM_OK;
+    }
+    if (status == IMM_OK) { /* outputs last */
+        memcpy(assign, job.assign, bytes[1]);
+        if (u != NULL)
+            memcpy(u, job.u, bytes[2]);
+        if (v != NULL)
+            memcpy(v, job.v, bytes[3]);
+        if (totals != NULL)
+            memcpy(totals, job.totals, bytes[4]);
+    }
+    free(work);
+    return status;
+}
+
+int imm_lap_solve_batch(const float *cost, size_t count, size_t rows, size_t cols,
+                        const imm_options *opts, int32_t *assign, double *u, double *v,
+                        double *totals) {
+    imm_fpenv fe;
+    imm_fpenv_enter(&fe);
+    int status = solve_batch(cost, count, rows, cols, opts, assign, u, v, totals);
+    imm_fpenv_leave(&fe);
+    return status;
 }

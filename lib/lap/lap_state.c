@@ -1,7 +1,7 @@
 /* lap_state.c - workspace layout and the setup steps shared by the auction and the exact solver. */
 #include <math.h>
-#include <stdlib.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/internal.h"
@@ -38,6 +38,7 @@ void imm_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->m = (cols - rows) * 8 <= cols ? n : rows; /* see lap_state.h */
     s->kern = imm_lap_kernels();
     s->threads = threads;
+    s->forbidden = false;
     s->cmin = s->cmax = 0.0;
     s->v = dp;
     s->d = dp + n;
@@ -237,8 +238,37 @@ size_t imm_lap_free_all(lap_state *s) {
     return s->m;
 }
 
+/* Column means of the finite costs (dummy rows' zeros included); columns with none get 0. */
+static void column_means_finite(lap_state *s) {
+    const size_t n = s->n, dummies = s->m - s->rows;
+    double lo = dummies > 0 ? 0.0 : INFINITY, hi = dummies > 0 ? 0.0 : -INFINITY;
+    double *count = s->d; /* scratch until the exact phases */
+    for (size_t j = 0; j < n; j++) {
+        s->v[j] = 0.0;
+        count[j] = (double)dummies;
+    }
+    for (size_t i = 0; i < s->rows; i++) {
+        const float *ci = s->cost + i * n;
+        for (size_t j = 0; j < n; j++)
+            if (ci[j] < INFINITY) {
+                s->v[j] += (double)ci[j];
+                count[j] += 1.0;
+                lo = fmin(lo, (double)ci[j]);
+                hi = fmax(hi, (double)ci[j]);
+            }
+    }
+    for (size_t j = 0; j < n; j++)
+        s->v[j] = count[j] > 0.0 ? s->v[j] / count[j] : 0.0;
+    s->cmin = lo < INFINITY ? lo : 0.0;
+    s->cmax = hi > -INFINITY ? hi : 0.0;
+}
+
 void imm_lap_column_means(lap_state *s) {
     const size_t n = s->n;
+    if (s->forbidden) {
+        column_means_finite(s);
+        return;
+    }
     double lo = s->rows < n ? 0.0 : INFINITY, hi = s->rows < n ? 0.0 : -INFINITY;
     memset(s->v, 0, n * sizeof(double));
     for (size_t i = 0; i < s->rows; i++) {

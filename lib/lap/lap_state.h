@@ -26,6 +26,7 @@ typedef struct {
     const float *zeros; /* n zeros: the cost row of every dummy row */
     const lap_kernels *kern;
     int threads;
+    bool forbidden;    /* some cost is +Inf (a forbidden pair): no auction; see lap_exact.c */
     double cmin, cmax; /* smallest and largest cost, dummy zeros included */
     int32_t *x;        /* m: column of row i, or -1 */
     int32_t *y;        /* n: row of column j, or -1 */
@@ -64,7 +65,8 @@ void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m);
 /* Empties the assignment and puts every row on the free list; returns m. */
 size_t imm_lap_free_all(lap_state *s);
 
-/* Sets v to the column means (dummy rows included) and fills cmin / cmax. */
+/* Sets v to the column means (dummy rows included; finite costs only when s->forbidden) and fills
+   cmin / cmax (finite costs). */
 void imm_lap_column_means(lap_state *s);
 
 /* Typical gap between a row's mean and its smallest reduced cost (first rows sampled). */
@@ -97,10 +99,12 @@ bool imm_lap_potentials_usable(const lap_state *s);
    complete unless a phase spent its bid budget. */
 void imm_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st);
 
-/* Exact phases from the current v: ARR from an empty assignment, then Dijkstra augmentations. */
-void imm_lap_finish_exact(lap_state *s);
+/* Exact phases from the current v: ARR from an empty assignment, then Dijkstra augmentations.
+   False when a row has no augmenting path: forbidden pairs leave no complete assignment. */
+bool imm_lap_finish_exact(lap_state *s);
 
-/* Dijkstra augmentation for every free row (completes any partial assignment). Returns count. */
+/* Dijkstra augmentation for every free row (completes any partial assignment). Returns the
+   count, or -1 when a row has no augmenting path (infeasible). */
 int64_t imm_lap_augment_free(lap_state *s);
 
 #endif

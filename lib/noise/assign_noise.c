@@ -72,8 +72,8 @@ static int solve(imm_ctx *ctx, const float *x, size_t batch, const float *noise,
         imm_dist_compute(x, batch, noise, cols, dim, &ctx->opts, base + l->distws, dist));
     lap_state s;
     imm_lap_state_init(&s, dist, batch, cols, imm_threads(&ctx->opts), base + l->lap);
-    imm_lap_run(&s, &ctx->opts, *assign, NULL, NULL, NULL);
-    return IMM_OK;
+    /* distances are finite: no forbidden pair, so this cannot fail */
+    return imm_lap_run(&s, &ctx->opts, *assign, NULL, NULL, NULL, NULL);
 }
 
 /* IMM_ERR_INVALID_ARG when an output (out: rows x dim floats, index: rows int32) overlaps an input
