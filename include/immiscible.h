@@ -317,10 +317,12 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *      per output adds the products in increasing k with one FMA each (BF16: per pair of k, the
  *      odd product, rounded, then the even one, as vdpbf16ps); the block sums are then added in
  *      fp32, in block order. INT8 dot products are exact integers. Where cancellation ruins
- *      that formula (d^2 below 1/16 of |x~|^2 + |y~|^2: nearly equal rows), and for the pairs of
- *      huge rows whose distance might not fit in a float, the output is the sum of
- *      (x~_k - y~_k)^2 in double instead. d^2 is clamped at 0, rounded to float, and for L2 the
- *      square root of the clamped double is rounded to float.
+ *      that formula (d^2 below 1/16 of |x~|^2 + |y~|^2: nearly equal rows), for the pairs of
+ *      huge rows whose distance might not fit in a float, for FP32 / BF16 pairs so small that
+ *      fp32 products could underflow (|x~|^2 + |y~|^2 < dim 2^-100), and, in a call scaled by a
+ *      power of two (note 4), for BF16 pairs with a row whose largest |v| the scaling takes
+ *      below 1, the output is the sum of (x~_k - y~_k)^2 in double instead. d^2 is clamped at 0,
+ *      rounded to float, and for L2 the square root of the clamped double is rounded to float.
  *   3. Determinism: every SIMD variant (see imm_simd_arch()) and every thread count returns
  *      bitwise the same out, for every precision.
  *   4. Precisions, the rows the kernels see, and the inputs they are safe for:

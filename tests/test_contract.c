@@ -579,17 +579,83 @@ static void test_knn_checks_every_k(void **state) {
     free(cand);
 }
 
+/*-----------------------------------------------------------------------------------------------
+ *  Distances at the ends of the float range (found by fuzz/fuzz_distance.c): products that
+ *  underflow in fp32, and the power-of-two scaling that a huge row forces on the whole call.
+ *---------------------------------------------------------------------------------------------*/
+
+static float one_distance(int32_t prec, int32_t metric, const float *x, size_t n, size_t row,
+                          const float *y, size_t dim) {
+    imm_options o;
+    imm_options_init(&o);
+    o.precision = prec;
+    o.metric = metric;
+    float out[8];
+    assert_true(n <= 8);
+    assert_int_equal(imm_distance(x, n, y, 1, dim, &o, out), IMM_OK);
+    return out[row];
+}
+
+static void test_distance_range_ends(void **state) {
+    (void)state;
+    /* identical tiny rows: 0, not sqrt(2) |x| (the fp32 dot product underflows) */
+    static const float tiny[] = {0x1.8p-148f, 0x1.104p-92f, 1e-25f, 1e-20f};
+    for (size_t t = 0; t < sizeof tiny / sizeof tiny[0]; t++) {
+        const float x[2] = {tiny[t], -tiny[t] / 3};
+        assert_true(one_distance(IMM_PRECISION_FP32, IMM_METRIC_L2, x, 1, 0, x, 2) == 0.0f);
+        assert_true(one_distance(IMM_PRECISION_FP32, IMM_METRIC_SQL2, x, 1, 0, x, 2) == 0.0f);
+        assert_true(one_distance(IMM_PRECISION_BF16, IMM_METRIC_L2, x, 1, 0, x, 2) == 0.0f);
+    }
+    /* a tiny distance between tiny rows, exact in double */
+    const float a[2] = {3e-30f, 0}, b[2] = {0, 4e-30f};
+    const float d = one_distance(IMM_PRECISION_FP32, IMM_METRIC_L2, a, 1, 0, b, 2);
+    assert_true(fabs((double)d - 5e-30) <= 1e-5 * 5e-30);
+    /* a small row next to a huge one: the scaling must not flush or underflow it */
+    const float small_huge[2] = {0x1.18p-2f, -0x1.7457a4p+106f}, zero[1] = {0};
+    assert_true(one_distance(IMM_PRECISION_BF16, IMM_METRIC_L2, small_huge, 2, 0, zero, 1) ==
+                0x1.18p-2f);
+    assert_true(one_distance(IMM_PRECISION_FP32, IMM_METRIC_L2, small_huge, 2, 0, zero, 1) ==
+                0x1.18p-2f);
+    const float sub_huge[4] = {0x1p-148f, 0, 0x1.fffffep+126f, 0}, zero2[2] = {0, 0};
+    assert_true(one_distance(IMM_PRECISION_FP32, IMM_METRIC_L2, sub_huge, 2, 0, zero2, 2) ==
+                0x1p-148f);
+    /* KNN: the nearest candidate, whatever the other images of the batch hold */
+    imm_options o;
+    imm_options_init(&o);
+    const float xk[2] = {0.0f, -0.0f},
+                ck[4] = {0x1.fffffep+126f, 0x1.fffffep+126f, 0x1.4484cp-98f, 0.0f};
+    float out[2];
+    int32_t index[2];
+    assert_int_equal(imm_select_noise_knn(xk, 2, ck, 2, 1, &o, out, index), IMM_OK);
+    assert_int_equal(index[1], 1);
+    o.precision = IMM_PRECISION_BF16;
+    const float xb[2] = {0x1.2eec3p+106f, -0.0f},
+                cb[6] = {-0.0f, 0x1.4p-3f, 0.0f, 0x1.d2f8p+5f, 0.0f, 0.0f};
+    assert_int_equal(imm_select_noise_knn(xb, 2, cb, 3, 1, &o, out, index), IMM_OK);
+    assert_int_equal(index[1], 1);
+}
+
+/* Every test starts from the default FP state on every thread, whatever a failed one left. */
+static int clean_fp_state(void **state) {
+    (void)state;
+    set_default();
+#pragma omp parallel num_threads(3)
+    set_default();
+    return 0;
+}
+
 int main(void) {
     tu_arch_start("test_contract");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fp_state),
-        cmocka_unit_test(test_overlap_lap),
-        cmocka_unit_test(test_overlap_distance_and_noise),
-        cmocka_unit_test(test_thread_counts),
-        cmocka_unit_test(test_accuracy_range),
-        cmocka_unit_test(test_accuracy_adversarial),
-        cmocka_unit_test(test_certify_not_fooled),
-        cmocka_unit_test(test_knn_checks_every_k),
+        cmocka_unit_test_setup(test_fp_state, clean_fp_state),
+        cmocka_unit_test_setup(test_overlap_lap, clean_fp_state),
+        cmocka_unit_test_setup(test_overlap_distance_and_noise, clean_fp_state),
+        cmocka_unit_test_setup(test_thread_counts, clean_fp_state),
+        cmocka_unit_test_setup(test_accuracy_range, clean_fp_state),
+        cmocka_unit_test_setup(test_accuracy_adversarial, clean_fp_state),
+        cmocka_unit_test_setup(test_certify_not_fooled, clean_fp_state),
+        cmocka_unit_test_setup(test_knn_checks_every_k, clean_fp_state),
+        cmocka_unit_test_setup(test_distance_range_ends, clean_fp_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,6 +20,10 @@ void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, 
                       float *out) {
     const size_t m = p->m;
     const bool int8 = p->prec == IMM_PRECISION_INT8;
+    /* tiny norms matter for FP32 / BF16 only (dist_tiny_pair): -1 never triggers */
+    const bool fp = p->prec == IMM_PRECISION_FP32 || p->prec == IMM_PRECISION_BF16;
+    const double tiny = fp ? (double)p->dim * DIST_TINY_NORMS : -1.0;
+    const bool scaled_bf16 = p->prec == IMM_PRECISION_BF16 && p->prescale != 1.0f;
     double d2[FINISH_CHUNK], s[FINISH_CHUNK];
     for (size_t i = i0; i < i1; i++) {
         const double xn = p->xn[i];
@@ -46,12 +50,17 @@ void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, 
                     d2[q] = s[q] - 2.0 * (double)o[q];
                 for (size_t q = 0; q < cnt; q++)
                     fix |= d2[q] < DIST_FIXUP_RATIO * s[q];
+                for (size_t q = 0; q < cnt; q++)
+                    fix |= s[q] < tiny;
+                fix |= scaled_bf16;
             }
             if (fix || p->suspects)
                 for (size_t q = 0; q < cnt; q++) {
                     const bool suspect =
                         p->suspects && bx + dist_row_bound(p, p->ymax[j0 + q]) >= p->bound_limit;
-                    if (suspect || (!int8 && d2[q] < DIST_FIXUP_RATIO * s[q]))
+                    if (suspect ||
+                        (!int8 && (d2[q] < DIST_FIXUP_RATIO * s[q] ||
+                                   dist_tiny_pair(p, s[q], p->xmax[i], p->ymax[j0 + q]))))
                         d2[q] = imm_dist_direct(p, i, j0 + q, x, y);
                 }
             for (size_t q = 0; q < cnt; q++) {

@@ -25,9 +25,15 @@ static uint32_t max_of(const uint32_t *v, size_t n) {
 static double seen(const dist_plan *p, float v, double inv, double scale) {
     switch (p->prec) {
     case IMM_PRECISION_FP16: return (double)dist_round_half(v);
-    case IMM_PRECISION_BF16: return (double)dist_round_bf16(v * p->prescale);
+    case IMM_PRECISION_BF16: {
+        /* rounded where the kernels round it (scaled: no overflow near FLT_MAX), unless the
+           scaling would flush it: then the unscaled rounding, which keeps it */
+        const float scaled = v * p->prescale;
+        return fabsf(scaled) >= 0x1p-40f ? (double)dist_round_bf16(scaled)
+                                         : (double)dist_round_bf16(v) * (double)p->prescale;
+    }
     case IMM_PRECISION_INT8: return (double)dist_quantize(v, inv) * scale;
-    default: return (double)(v * p->prescale);
+    default: return (double)v * (double)p->prescale; /* exact: no float underflow */
     }
 }
 

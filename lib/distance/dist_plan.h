@@ -26,6 +26,16 @@
    sit near ratio 1 and never take this path. */
 #define DIST_FIXUP_RATIO 0.0625
 
+/* FP32 / BF16 pairs with |x|^2 + |y|^2 < dim * DIST_TINY_NORMS (as the kernels see the rows) may
+   have lost products to fp32 underflow (each lost product is below 2^-126): recomputed directly. */
+#define DIST_TINY_NORMS 0x1p-100
+
+/* In a call scaled by a power of two (prescale != 1), a BF16 row whose largest |v| falls below
+   DIST_SCALED_ROW_MIN after the scaling may have elements flushed at 2^-40 that the unscaled
+   rounding keeps: its pairs are recomputed directly. Above it, what the scaling flushes is below
+   2^-40 of the row's largest element. */
+#define DIST_SCALED_ROW_MIN 1.0
+
 /* x and y are scaled by an exact power of two while packing when max|v| sqrt(dim) exceeds
    2^60 (FP32, BF16): no fp32 product or partial sum can then overflow. */
 #define DIST_PRESCALE_LIMIT 0x1p60
@@ -81,8 +91,26 @@ static inline double dist_row_bound(const dist_plan *p, uint32_t maxbits) {
     return (double)a * sqrt((double)p->dim) * (1.0 + 0x1p-7);
 }
 
-/* sum (x~_k - y~_k)^2 in double, fixed 8-lane order, of rows as the kernels see them (after
-   prescale and rounding; INT8: q * scale). Rarely called (cancellation, suspects). */
+/* sum (x~_k - y~_k)^2 in double, fixed 8-lane order, of the rows as the header defines them
+   (rounded to the precision without the prescale; INT8: q * scale), times prescale^2. Rarely
+   called (cancellation, suspects, tiny rows). */
 double imm_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, const float *y);
+
+/* Whether the pair of rows (norms sum s = |x|^2 + |y|^2 as the kernels see them, max|v| bits of
+   each row) must be computed directly: tiny norms (FP32, BF16), or a BF16 row shrunk by the
+   scaling. Cancellation and overflow suspects are tested separately. */
+static inline bool dist_tiny_pair(const dist_plan *p, double s, uint32_t xmax, uint32_t ymax) {
+    if (p->prec != IMM_PRECISION_FP32 && p->prec != IMM_PRECISION_BF16)
+        return false;
+    if (s < (double)p->dim * DIST_TINY_NORMS)
+        return true;
+    if (p->prec != IMM_PRECISION_BF16 || p->prescale == 1.0f)
+        return false;
+    float a, b;
+    memcpy(&a, &xmax, sizeof a);
+    memcpy(&b, &ymax, sizeof b);
+    return (double)a * p->prescale < DIST_SCALED_ROW_MIN ||
+           (double)b * p->prescale < DIST_SCALED_ROW_MIN;
+}
 
 #endif

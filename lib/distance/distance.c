@@ -89,14 +89,17 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     sizes[6] = n * 8, sizes[7] = m * 8;   /* xn, yn */
     sizes[8] = n * 8, sizes[9] = m * 8;   /* xs, ys */
     sizes[10] = n * 8, sizes[11] = m * 8; /* xsum, ysum */
-    void *ptr[12];
+    size_t offset[12];
     for (int i = 0; i < 12; i++) {
-        ptr[i] = base + at;
+        offset[i] = at;
         if (sizes[i] > SIZE_MAX - at - 64)
             return 0;
         at = round_up(at + sizes[i], 64);
     }
     if (base != NULL) {
+        void *ptr[12];
+        for (int i = 0; i < 12; i++)
+            ptr[i] = base + offset[i];
         p->bblock = ptr[0], p->ablock = ptr[1], p->scratch = ptr[2], p->edge = ptr[3];
         p->xmax = ptr[4], p->ymax = ptr[5], p->xn = ptr[6], p->yn = ptr[7];
         p->xs = ptr[8], p->ys = ptr[9], p->xsum = ptr[10], p->ysum = ptr[11];
