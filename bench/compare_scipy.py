@@ -1,8 +1,9 @@
 #!/usr/bin/python3
-"""compare_scipy.py - libimmiscible against scipy, timed in one process, interleaved.
+"""compare_scipy.py - the immiscible package against scipy and POT, timed in one process.
 
-Runs with Debian's /usr/bin/python3 (python3-numpy, python3-scipy); torch is optional. If numpy
-or scipy is missing it says so and exits 0.
+Runs with Debian's /usr/bin/python3 (python3-numpy, python3-scipy; python3-pot and python3-torch
+optional). If numpy or scipy is missing it says so and exits 0. It uses the installed package
+(`import immiscible`), else the source tree's python/ with --lib or the newest build*/ library.
 
 For every batch size B (default 256, 512, 1024, 2048) it builds an image-noise problem like
 bench_lap's: B images (Fashion-MNIST if the file is there, else smooth synthetic images, both in
@@ -10,16 +11,21 @@ bench_lap's: B images (Fashion-MNIST if the file is there, else smooth synthetic
 noise. Then, median of --reps runs, alternating which side goes first:
 
   LSA       scipy.optimize.linear_sum_assignment on the float32 cost matrix (scipy copies it to
-            float64 -- that is what users run) vs imm_lap_solve on the same float32 matrix. The
-            two optimal totals (sum of the float32 costs, in float64) must agree to 1e-9
-            relative, else MISMATCH and exit status 1. Unless --no-auction, also the auction
-            (IMM_SOLVER_AUCTION, default accuracy; its quality = share of the optimal reduction
-            of the total kept, vs the identity pairing) and the auction with exact finish (whose
-            total must agree like the exact solver's), in the same interleaved runs.
+            float64 -- that is what users run) vs immiscible.linear_sum_assignment on the same
+            float32 matrix (solved in place), and POT's ot.emd (uniform weights, on a float64
+            copy made outside the timing), when POT is installed. The optimal totals (sum of the
+            float32 costs, in float64) must agree to 1e-9 relative, else MISMATCH and exit
+            status 1. Unless --no-auction, also the auction (IMM_SOLVER_AUCTION, default
+            accuracy; its quality = share of the optimal reduction of the total kept, vs the
+            identity pairing) and the auction with exact finish (whose total must agree like the
+            exact solver's), called through the package's C declarations, same rounds.
+  overhead  at B = 1024: immiscible.linear_sum_assignment vs imm_lap_solve called directly
+            through ctypes on the same matrix (the package's cost in %), and the wrapper's cost
+            per call on an 8x8 matrix.
   pipeline  the official recipe -- distance matrix (float32 matmul form, as torch.cdist computes
             it on CPU; torch.cdist itself too if torch is installed) + linear_sum_assignment +
-            reordering the noise -- vs imm_assign_noise on the images and noise, which computes
-            the distances itself.
+            reordering the noise -- vs immiscible.assign_noise (one-shot) and a warm
+            immiscible.Assigner, which compute the distances themselves.
 
 Each case prints one line with the speed-up, e.g.
   LSA       B=2048  scipy 2485.1 ms  imm 180.2 ms  ratio 13.8x
@@ -53,102 +59,61 @@ try:
 except ImportError:
     torch = None
 
+try:
+    import ot
+except ImportError:
+    ot = None
+
 DIM = 3 * 32 * 32
 SIDE = 28
 DEFAULT_MNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 REL_TOL = 1e-9
+OVERHEAD_B = 1024  # the size at which the Python call overhead is measured
 
 
-# ---- the library ---------------------------------------------------------------------------
+# ---- the library, through the package ------------------------------------------------------
 
-class ImmOptions(ctypes.Structure):
-    """struct imm_options (128 bytes): 4 ints, the auction's accuracy and exact_finish, reserved."""
-    _fields_ = [("solver", ctypes.c_int), ("precision", ctypes.c_int),
-                ("metric", ctypes.c_int), ("num_threads", ctypes.c_int),
-                ("accuracy", ctypes.c_double), ("exact_finish", ctypes.c_int),
-                ("reserved_int_", ctypes.c_int), ("reserved_", ctypes.c_uint64 * 12)]
-
-
-IMM_SOLVER_AUCTION = 1
-
-
-assert ctypes.sizeof(ImmOptions) == 128, "imm_options must be 128 bytes"
-
-F32P = ctypes.POINTER(ctypes.c_float)
-I32P = ctypes.POINTER(ctypes.c_int32)
-F64P = ctypes.POINTER(ctypes.c_double)
-OPTP = ctypes.POINTER(ImmOptions)
-
-
-def library_candidates(explicit):
-    if explicit:
-        return [explicit]
+def import_immiscible(lib_path):
+    """The immiscible package: installed if importable, else the source tree's python/ with
+    --lib, or else the newest build tree's library (IMMISCIBLE_LIBRARY)."""
+    if lib_path:
+        os.environ["IMMISCIBLE_LIBRARY"] = os.path.abspath(lib_path)
+    try:
+        import immiscible
+        return immiscible
+    except ImportError as exc:
+        installed_error = exc
     here = os.path.dirname(os.path.abspath(__file__))
-    found = [os.path.join(here, "..", "build", "lib", "libimmiscible.so")]
-    # Other build trees next to the source (build-bench, build-release, ...), newest first.
-    others = glob.glob(os.path.join(here, "..", "build*", "lib", "libimmiscible.so"))
-    found += sorted(others, key=os.path.getmtime, reverse=True)
-    found.append("libimmiscible.so.0")  # by soname, through the normal search path
-    return found
+    sys.path.insert(0, os.path.join(here, "..", "python"))
+    if "IMMISCIBLE_LIBRARY" not in os.environ:
+        built = glob.glob(os.path.join(here, "..", "build*", "lib", "libimmiscible.so"))
+        if built:
+            os.environ["IMMISCIBLE_LIBRARY"] = os.path.abspath(max(built, key=os.path.getmtime))
+    try:
+        import immiscible
+    except ImportError as exc:
+        sys.exit(f"compare_scipy.py: cannot import immiscible:\n{installed_error}\n{exc}\n"
+                 "Build it (and cmake --install), or pass --lib PATH.")
+    return immiscible
 
 
-def load_library(explicit):
-    tried = []
-    for path in library_candidates(explicit):
-        if os.sep in path and not os.path.exists(path):
-            tried.append(f"{path} (absent)")
-            continue
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError as exc:
-            tried.append(f"{path} ({exc})")
-            continue
-        try:
-            lib.imm_options_init.argtypes = [OPTP]
-            lib.imm_options_init.restype = None
-            lib.imm_lap_solve.argtypes = [F32P, ctypes.c_size_t, ctypes.c_size_t, OPTP, I32P,
-                                          F64P]
-            lib.imm_lap_solve.restype = ctypes.c_int
-            lib.imm_assign_noise.argtypes = [F32P, F32P, ctypes.c_size_t, ctypes.c_size_t, OPTP,
-                                             I32P]
-            lib.imm_assign_noise.restype = ctypes.c_int
-            lib.imm_strerror.argtypes = [ctypes.c_int]
-            lib.imm_strerror.restype = ctypes.c_char_p
-            lib.imm_version_string.argtypes = []
-            lib.imm_version_string.restype = ctypes.c_char_p
-        except AttributeError as exc:
-            tried.append(f"{path} (missing symbol: {exc})")
-            continue
-        return lib, os.path.realpath(path) if os.sep in path else path
-    sys.exit("compare_scipy.py: cannot load libimmiscible; tried:\n  " + "\n  ".join(tried)
-             + "\nBuild it, or pass --lib PATH.")
-
-
-def check_status(lib, status, what):
-    if status != 0:
-        raise RuntimeError(f"{what} failed: {lib.imm_strerror(status).decode()} ({status})")
-
-
-def f32p(a):
-    return a.ctypes.data_as(F32P)
-
-
-def imm_lap_solve(lib, cost, opts):
-    b = cost.shape[0]
-    assign = np.empty(b, dtype=np.int32)
+def c_lap_solve(imm, cost, opts=None, assign=None):
+    """imm_lap_solve called directly (the package's declaration, no wrapper): (assign, total)."""
+    b, m = cost.shape
+    if assign is None:
+        assign = np.empty(b, dtype=np.int32)
     total = ctypes.c_double()
-    st = lib.imm_lap_solve(f32p(cost), b, cost.shape[1], opts, assign.ctypes.data_as(I32P),
-                           ctypes.byref(total))
-    check_status(lib, st, "imm_lap_solve")
+    st = imm._lib.lib.imm_lap_solve(cost.ctypes.data, b, m,
+                                    None if opts is None else ctypes.byref(opts),
+                                    assign.ctypes.data, ctypes.byref(total))
+    imm._lib.check(st, "imm_lap_solve")
     return assign, total.value
 
 
-def imm_assign_noise(lib, x, noise, opts):
-    b, d = x.shape
-    perm = np.empty(b, dtype=np.int32)
-    st = lib.imm_assign_noise(f32p(x), f32p(noise), b, d, opts, perm.ctypes.data_as(I32P))
-    check_status(lib, st, "imm_assign_noise")
-    return perm
+def imm_lsa(imm, cost):
+    """immiscible.linear_sum_assignment on the float32 matrix (solved in place): (assign, total)."""
+    _, col = imm.linear_sum_assignment(cost)
+    return col, cost[np.arange(cost.shape[0]), col].astype(np.float64).sum()
 
 
 # ---- data ----------------------------------------------------------------------------------
@@ -271,23 +236,29 @@ def rel_diff(a, b):
     return abs(a - b) / max(abs(a), abs(b), 1e-300)
 
 
-def auction_options(lib, threads, exact_finish):
-    opts = ImmOptions()
-    lib.imm_options_init(ctypes.byref(opts))
-    opts.solver = IMM_SOLVER_AUCTION
-    opts.exact_finish = 1 if exact_finish else 0
-    if threads is not None:
-        opts.num_threads = threads
-    return ctypes.pointer(opts)
+def auction_options(imm, exact_finish):
+    return imm._lib.options(solver="auction", exact_finish=exact_finish)
 
 
-def compare_lsa(lib, opts, cost, reps, auction=None):
+def pot_lsa(m64):
+    """POT's exact OT (network simplex) with uniform weights, as torchcfm calls it: the plan of a
+    square problem is a permutation matrix. Returns (assign, None)."""
+    b = m64.shape[0]
+    w = np.full(b, 1.0 / b)
+    plan = ot.emd(w, w, m64)
+    return plan.argmax(axis=1), None
+
+
+def compare_lsa(imm, cost, reps, auction=None):
     """auction: None, or {"auction": opts, "auction+exact": opts} timed in the same rounds."""
     b = cost.shape[0]
+    m64 = cost.astype(np.float64)  # what POT needs; the conversion is not timed
     sides = [("scipy", lambda: linear_sum_assignment(cost)),
-             ("imm", lambda: imm_lap_solve(lib, cost, opts))]
+             ("imm", lambda: imm_lsa(imm, cost))]
+    if ot is not None:
+        sides.append(("POT ot.emd", lambda: pot_lsa(m64)))
     for name, aopts in (auction or {}).items():
-        sides.append((name, lambda aopts=aopts: imm_lap_solve(lib, cost, aopts)))
+        sides.append((name, lambda aopts=aopts: c_lap_solve(imm, cost, aopts)))
     med, last = interleaved(sides, reps)
     rows, cols = last["scipy"]
     assign, imm_reported = last["imm"]
@@ -301,6 +272,17 @@ def compare_lsa(lib, opts, cost, reps, auction=None):
         f"permutation: {is_perm})")
     print(f"LSA       B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {'exact':<13} {med['imm']:8.1f} ms  "
           f"ratio {med['scipy'] / med['imm']:6.1f}x  {verdict}", flush=True)
+    if ot is not None:
+        p_assign, _ = last["POT ot.emd"]
+        p_total = cost[np.arange(b), p_assign].astype(np.float64).sum()
+        p_ok = np.array_equal(np.sort(p_assign), np.arange(b)) and \
+            rel_diff(p_total, imm_total) <= REL_TOL
+        note = f"totals agree (rel diff {rel_diff(p_total, imm_total):.1e})" if p_ok else (
+            f"MISMATCH: POT {p_total:.9f} imm {imm_total:.9f}")
+        print(f"LSA       B={b:<5d} POT   {med['POT ot.emd']:9.1f} ms  imm {'exact':<13} "
+              f"{med['imm']:8.1f} ms  ratio {med['POT ot.emd'] / med['imm']:6.1f}x  {note}",
+              flush=True)
+        ok = ok and p_ok
     identity = cost[np.arange(b), np.arange(b)].astype(np.float64).sum()
     for name in (auction or {}):
         a_assign, a_reported = last[name]
@@ -326,7 +308,27 @@ def compare_lsa(lib, opts, cost, reps, auction=None):
     return ok
 
 
-def compare_pipeline(lib, opts, x, noise, reps):
+def python_overhead(imm, cost, reps):
+    """immiscible.linear_sum_assignment vs imm_lap_solve called directly through ctypes on the
+    same float32 matrix: the wrapper's cost, at this size and per call on a tiny matrix."""
+    b = cost.shape[0]
+    assign = np.empty(b, dtype=np.int32)
+    sides = [("python", lambda: imm.linear_sum_assignment(cost)),
+             ("C", lambda: c_lap_solve(imm, cost, None, assign))]
+    med, _ = interleaved(sides, max(reps, 7))
+    tiny = np.random.default_rng(0).random((8, 8), dtype=np.float32)
+    tiny_assign = np.empty(8, dtype=np.int32)
+    calls = 2000
+    tiny_med, _ = interleaved(
+        [("python", lambda: [imm.linear_sum_assignment(tiny) for _ in range(calls)]),
+         ("C", lambda: [c_lap_solve(imm, tiny, None, tiny_assign) for _ in range(calls)])], 5)
+    per_call_us = (tiny_med["python"] - tiny_med["C"]) * 1e3 / calls
+    print(f"overhead  B={b:<5d} linear_sum_assignment {med['python']:8.2f} ms  direct ctypes "
+          f"imm_lap_solve {med['C']:8.2f} ms  overhead {100 * (med['python'] / med['C'] - 1):+.1f}%"
+          f"  (wrapper cost per call, 8x8: {per_call_us:.1f} us)", flush=True)
+
+
+def compare_pipeline(imm, x, noise, reps):
     b = x.shape[0]
 
     parts = {"cdist": [], "lsa": []}
@@ -343,32 +345,35 @@ def compare_pipeline(lib, opts, x, noise, reps):
         _, col = linear_sum_assignment(torch.cdist(xt, nt).numpy())
         return nt[torch.from_numpy(col)].numpy()
 
-    copies = []
+    assigner = imm.Assigner()
+    assigner.assign_noise(x, noise)  # warm: the context's workspace exists from now on
 
-    def imm():
-        work = copies.pop()
-        return work, imm_assign_noise(lib, x, work, opts)
-
-    sides = [("numpy-cdist+scipy", official), ("imm_assign_noise", imm)]
+    sides = [("numpy-cdist+scipy", official),
+             ("assign_noise", lambda: imm.assign_noise(x, noise)),
+             ("Assigner", lambda: assigner.assign_noise(x, noise))]
     if torch is not None:
         sides.insert(1, ("torch.cdist+scipy", official_torch))
-    copies.extend(noise.copy() for _ in range(reps))  # the copy is not timed
     med, last = interleaved(sides, reps)
+    assigner.close()
 
-    moved, perm = last["imm_assign_noise"]
-    ok = np.array_equal(np.sort(perm), np.arange(b)) and np.array_equal(moved, noise[perm])
+    ok = True
+    for name in ("assign_noise", "Assigner"):
+        moved, perm = last[name]
+        ok &= np.array_equal(np.sort(perm), np.arange(b)) and np.array_equal(moved, noise[perm])
+    ok &= np.array_equal(last["assign_noise"][1], last["Assigner"][1])
 
     def total_distance(assigned):
         return np.sqrt(((x.astype(np.float64) - assigned) ** 2).sum(1)).sum()
 
     ref = total_distance(last["numpy-cdist+scipy"])
-    got = total_distance(moved)
+    got = total_distance(last["assign_noise"][0])
     note = (f"total distance imm/official - 1 = {got / ref - 1:+.1e}" if ok
-            else "MISMATCH: imm_assign_noise did not apply a permutation of the noise rows")
-    for name in [s for s, _ in sides if s != "imm_assign_noise"]:
-        print(f"pipeline  B={b:<5d} {name} {med[name]:9.1f} ms  imm_assign_noise "
-              f"{med['imm_assign_noise']:8.1f} ms  ratio "
-              f"{med[name] / med['imm_assign_noise']:6.1f}x  {note}", flush=True)
+            else "MISMATCH: the package did not apply one permutation of the noise rows")
+    for name in [s for s, _ in sides if s not in ("assign_noise", "Assigner")]:
+        for mine in ("assign_noise", "Assigner"):
+            print(f"pipeline  B={b:<5d} {name} {med[name]:9.1f} ms  {mine:<12} "
+                  f"{med[mine]:8.1f} ms  ratio {med[name] / med[mine]:6.1f}x  {note}",
+                  flush=True)
     print(f"          B={b:<5d} numpy-cdist+scipy = cdist {statistics.median(parts['cdist']):.1f}"
           f" ms + linear_sum_assignment {statistics.median(parts['lsa']):.1f} ms (medians)",
           flush=True)
@@ -387,15 +392,15 @@ def parse_sizes(text):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--lib", help="path to libimmiscible.so (default: the build tree, then "
-                    "libimmiscible.so.0 through the loader's search path)")
+    ap.add_argument("--lib", help="path to libimmiscible.so (sets IMMISCIBLE_LIBRARY; default: "
+                    "the installed package's library, else the newest build*/ tree's)")
     ap.add_argument("--sizes", type=parse_sizes, default=[256, 512, 1024, 2048],
                     help="comma-separated batch sizes (default 256,512,1024,2048)")
     ap.add_argument("--include-4096", action="store_true",
                     help="also run B=4096 (slow: scipy needs ~18 s per solve)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per side (median; default 3)")
     ap.add_argument("--threads", type=int, default=None,
-                    help="imm_options.num_threads (default: opts NULL)")
+                    help="library threads (sets OMP_NUM_THREADS; default: OpenMP's)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--mnist", default=DEFAULT_MNIST, help="Fashion-MNIST images (IDX, gzip)")
     ap.add_argument("--synthetic", action="store_true", help="use synthetic images")
@@ -419,30 +424,27 @@ def main():
               f"{solves} solves here, plus ~{blas_s} s of numpy matrix products "
               f"(~{(solves * 20 + blas_s) // 60 + 1} min)", file=sys.stderr)
 
-    lib, lib_path = load_library(args.lib)
-    opts = None
-    if args.threads is not None:
-        opts = ImmOptions()
-        lib.imm_options_init(ctypes.byref(opts))
-        opts.num_threads = args.threads
-        opts = ctypes.pointer(opts)
-
+    if args.threads is not None:  # before the library starts OpenMP: every call sees it
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    imm = import_immiscible(args.lib)
     auction = None
     if not args.no_auction:
-        auction = {"auction": auction_options(lib, args.threads, False),
-                   "auction+exact": auction_options(lib, args.threads, True)}
+        auction = {"auction": auction_options(imm, False),
+                   "auction+exact": auction_options(imm, True)}
 
     mnist = None if args.synthetic else load_fashion_mnist(args.mnist)
     source = f"fashion-mnist ({args.mnist})" if mnist is not None else "synthetic"
-    print(f"libimmiscible {lib.imm_version_string().decode()} from {lib_path}")
+    print(f"libimmiscible {imm.library_version()} from {imm.library_path()} ({imm.simd_arch()}),"
+          f" package {os.path.dirname(imm.__file__)}")
     print(f"numpy {np.__version__}, scipy {scipy.__version__}, "
-          f"torch {torch.__version__ if torch is not None else 'not installed'}")
+          f"torch {torch.__version__ if torch is not None else 'not installed'}, "
+          f"POT {ot.__version__ if ot is not None else 'not installed (python3-pot): no lines'}")
     print(f"numpy BLAS: {blas or 'unknown'}")
     if slow_blas:
         print("note: that is the reference (netlib) BLAS, so the baseline's cdist (a matmul) is "
               "far slower\n      than with OpenBLAS/MKL; the LSA lines do not depend on BLAS.")
     print(f"images: {source}, D = {DIM}, seed {args.seed}, median of {args.reps}, "
-          f"imm threads: {args.threads if args.threads is not None else 'default (opts NULL)'}")
+          f"imm threads: {args.threads if args.threads is not None else 'OpenMP default'}")
 
     ok = True
     for b in sizes:
@@ -450,10 +452,12 @@ def main():
         x = make_images(rng, b, mnist)
         noise = rng.standard_normal((b, DIM), dtype=np.float32)
         cost = cost_matrix(x, noise)
-        ok &= compare_lsa(lib, opts, cost, args.reps, auction)
+        ok &= compare_lsa(imm, cost, args.reps, auction)
+        if b == OVERHEAD_B:
+            python_overhead(imm, cost, args.reps)
         del cost
         if not args.no_pipeline:
-            ok &= compare_pipeline(lib, opts, x, noise, args.reps)
+            ok &= compare_pipeline(imm, x, noise, args.reps)
     if not ok:
         print("MISMATCH: see above", file=sys.stderr)
         return 1
