@@ -420,8 +420,9 @@ IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, co
  *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, k == 0 or dim == 0 with batch > 0,
  *          overlap), IMM_ERR_TOO_LARGE (as imm_distance), IMM_ERR_NONFINITE (NaN / Inf, a value
  *          outside the precision's range, a distance that overflows float), IMM_ERR_NOMEM.
- *  Notes: 1. Ties go to the lowest t. Images are processed in parallel; results do not depend
- *            on the thread count.
+ *  Notes: 1. "Nearest" is by the distances imm_distance(x_i, 1, candidates_i, k, ...) gives,
+ *            bitwise, whatever the other images hold; ties go to the lowest t. Images are
+ *            processed in parallel; results do not depend on the thread count.
  *         2. This is NOT a permutation: two images may keep equally distributed but different
  *            draws, and each kept row is the minimum-distance one of k Gaussian draws, so the
  *            selected noise is no longer N(0, I) given the image: it is biased toward x_i (its

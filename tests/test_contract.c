@@ -635,6 +635,42 @@ static void test_distance_range_ends(void **state) {
     assert_int_equal(index[1], 1);
 }
 
+/* KNN images share kernel calls in groups; a huge row in a group must not change what the
+   others choose: each image gets the argmin of imm_distance() on it and its candidates alone. */
+static void test_knn_group_with_huge_row(void **state) {
+    (void)state;
+    enum { B = 16, K = 3, D = 5 };
+    static float x[B * D], cand[B * K * D], out[B * D], d[K];
+    int32_t index[B];
+    imm_options o;
+    imm_options_init(&o);
+    tu_rng r = tu_rng_make(2024);
+    int trials = tu_quick() ? 100 : 400, differs = 0;
+    for (int trial = 0; trial < trials; trial++) {
+        for (size_t i = 0; i < B * D; i++)
+            x[i] = (float)tu_normal(&r);
+        x[(trial % B) * D + 1] = 0x1p+126f; /* a huge row: the group call scales */
+        for (size_t i = 0; i < B; i++) /* candidates at nearly the same distance, 2 |x_i| */
+            for (size_t t = 0; t < K; t++) {
+                const double f = 1.0 + 1e-6 * tu_unif(&r);
+                for (size_t k = 0; k < D; k++)
+                    cand[(i * K + t) * D + k] = (float)(-f * x[i * D + k]);
+            }
+        assert_int_equal(imm_select_noise_knn(x, B, cand, K, D, &o, out, index), IMM_OK);
+        for (size_t i = 0; i < B; i++) {
+            assert_int_equal(imm_distance(x + i * D, 1, cand + i * K * D, K, D, &o, d), IMM_OK);
+            int32_t best = 0;
+            for (int32_t t = 1; t < K; t++)
+                best = d[t] < d[best] ? t : best;
+            if (index[i] != best)
+                fail_msg("trial %d, image %zu: chose %d, alone the nearest is %d", trial, i,
+                         index[i], best);
+            differs += d[0] != d[1] || d[1] != d[2];
+        }
+    }
+    assert_true(differs > 0); /* the near-ties are not all exact ties */
+}
+
 /* Every test starts from the default FP state on every thread, whatever a failed one left. */
 static int clean_fp_state(void **state) {
     (void)state;
@@ -656,6 +692,7 @@ int main(void) {
         cmocka_unit_test_setup(test_certify_not_fooled, clean_fp_state),
         cmocka_unit_test_setup(test_knn_checks_every_k, clean_fp_state),
         cmocka_unit_test_setup(test_distance_range_ends, clean_fp_state),
+        cmocka_unit_test_setup(test_knn_group_with_huge_row, clean_fp_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

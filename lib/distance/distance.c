@@ -114,14 +114,21 @@ size_t imm_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_option
     return make_plan(&p, n, m, dim, o) ? layout(&p, NULL) : 0;
 }
 
-int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
-                     const imm_options *o, void *work, float *out) {
+int imm_dist_compute_scaled(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                            const imm_options *o, void *work, float *out, bool *scaled) {
     dist_plan p;
     RETURN_ERROR_IF(!make_plan(&p, n, m, dim, o), IMM_ERR_TOO_LARGE);
     layout(&p, work);
     FORWARD_IF_ERROR(imm_dist_prepare(&p, x, y)); /* every error is found here: out untouched */
     imm_dist_run(&p, x, y, out);
+    *scaled = p.prescale != 1.0f;
     return IMM_OK;
+}
+
+int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                     const imm_options *o, void *work, float *out) {
+    bool scaled;
+    return imm_dist_compute_scaled(x, n, y, m, dim, o, work, out, &scaled);
 }
 
 static int distance(const float *x, size_t n, const float *y, size_t m, size_t dim,

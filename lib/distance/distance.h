@@ -3,6 +3,7 @@
 #define IMM_DISTANCE_DISTANCE_H
 
 #include <immiscible.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Bytes of workspace imm_dist_compute() needs for n rows of x against m rows of y with the
@@ -18,5 +19,10 @@ size_t imm_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_option
    imm_dist_workspace_bytes() is 0 (TOO_LARGE) for INT8 with dim > 66311. */
 int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
                      const imm_options *o, void *work, float *out);
+
+/* imm_dist_compute() that also says (*scaled) whether the call scaled its rows by a power of two
+   (imm_distance note 4): only then can an output depend on the other rows of the call. */
+int imm_dist_compute_scaled(const float *x, size_t n, const float *y, size_t m, size_t dim,
+                            const imm_options *o, void *work, float *out, bool *scaled);
 
 #endif

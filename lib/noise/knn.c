@@ -6,9 +6,10 @@
  * keep the distance kernels' fixed costs (packing, norms, tiling) small per image, images go in
  * groups of KNN_GROUP: one call computes the group's images against all the group's candidates
  * and keeps the diagonal blocks. That wastes flops (the kernels have plenty) but reads every
- * candidate once. The kernels give every entry the same bits whatever else is in the call, so
- * the result is that of imm_distance(x_i, 1, candidates_i, k); groups run in parallel, one
- * thread each, so results are thread-count independent.
+ * candidate once. The kernels give every entry the same bits whatever else is in the call (unless
+ * a huge row makes the call scale its rows: that group is redone image by image), so the result
+ * is that of imm_distance(x_i, 1, candidates_i, k); groups run in parallel, one thread each, so
+ * results are thread-count independent.
  */
 #include <string.h>
 
@@ -74,8 +75,16 @@ static void knn_group(long gi, int tid, void *arg) {
     float *d = (float *)(mine + job->dist_at);
     const size_t i0 = (size_t)gi * KNN_GROUP;
     const size_t g = job->batch - i0 < KNN_GROUP ? job->batch - i0 : KNN_GROUP;
-    if (imm_dist_compute(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim, job->one, mine,
-                         d) != IMM_OK) {
+    bool scaled;
+    int status = imm_dist_compute_scaled(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim,
+                                         job->one, mine, d, &scaled);
+    /* A huge row scales the whole call (imm_distance note 4), which changes the rounding of the
+       others: then each image again on its own, so that it gets what imm_distance would give
+       it alone. Its k distances land where its diagonal block was. */
+    for (size_t r = 0; status == IMM_OK && scaled && g > 1 && r < g; r++)
+        status = imm_dist_compute(job->x + (i0 + r) * dim, 1, job->cand + (i0 + r) * k * dim, k,
+                                  dim, job->one, mine, d + r * g * k + r * k);
+    if (status != IMM_OK) {
 #pragma omp atomic write
         job->failed = 1;
         return;
