@@ -3,17 +3,17 @@
 
 #include "core/context.h"
 
-int imm_ctx_init_local(imm_ctx *ctx, const imm_options *opts) {
+int imi_ctx_init_local(imm_ctx *ctx, const imm_options *opts) {
     *ctx = (imm_ctx){0};
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &ctx->opts));
-    return imm_options_supported(&ctx->opts);
+    FORWARD_IF_ERROR(imi_options_resolve(opts, &ctx->opts));
+    return imi_options_supported(&ctx->opts);
 }
 
 int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {
     imm_ctx local;
     RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
-    RETURN_ERROR_IF(imm_overlap(ctx, sizeof *ctx, opts, sizeof *opts), IMM_ERR_INVALID_ARG);
-    FORWARD_IF_ERROR(imm_ctx_init_local(&local, opts));
+    RETURN_ERROR_IF(imi_overlap(ctx, sizeof *ctx, opts, sizeof *opts), IMM_ERR_INVALID_ARG);
+    FORWARD_IF_ERROR(imi_ctx_init_local(&local, opts));
     imm_ctx *c = malloc(sizeof *c);
     RETURN_ERROR_IF(c == NULL, IMM_ERR_NOMEM);
     *c = local;
@@ -21,7 +21,7 @@ int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {
     return IMM_OK;
 }
 
-void imm_ctx_release(imm_ctx *ctx) {
+void imi_ctx_release(imm_ctx *ctx) {
     free(ctx->raw);
     ctx->raw = NULL;
     ctx->work = NULL;
@@ -31,11 +31,11 @@ void imm_ctx_release(imm_ctx *ctx) {
 void imm_ctx_free(imm_ctx *ctx) {
     if (ctx == NULL)
         return;
-    imm_ctx_release(ctx);
+    imi_ctx_release(ctx);
     free(ctx);
 }
 
-int imm_ctx_reserve(imm_ctx *ctx, size_t bytes) {
+int imi_ctx_reserve(imm_ctx *ctx, size_t bytes) {
     if (bytes <= ctx->work_bytes)
         return IMM_OK;
     /* malloc, aligned by hand: glibc hands a freed large block back to the next one-shot call,

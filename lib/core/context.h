@@ -13,14 +13,14 @@ struct imm_ctx {
 
 /* Makes ctx->work at least `bytes` long (contents not kept). IMM_OK or IMM_ERR_NOMEM; on failure
    the old workspace is kept. */
-int imm_ctx_reserve(imm_ctx *ctx, size_t bytes);
+int imi_ctx_reserve(imm_ctx *ctx, size_t bytes);
 
 /* Sets up a context that lives on the stack (the one-shot calls run on one, so they give the
    context calls' results bitwise): validated options, no workspace yet. Nothing to release on
    error. */
-int imm_ctx_init_local(imm_ctx *ctx, const imm_options *opts);
+int imi_ctx_init_local(imm_ctx *ctx, const imm_options *opts);
 
 /* Releases the workspace of a context that lives on the stack (the one-shot calls). */
-void imm_ctx_release(imm_ctx *ctx);
+void imi_ctx_release(imm_ctx *ctx);
 
 #endif

@@ -8,7 +8,7 @@
 #define IMM_MXCSR_DEFAULT 0x1f80u
 #endif
 
-void imm_fpenv_enter(imm_fpenv *saved) {
+void imi_fpenv_enter(imi_fpenv *saved) {
     fegetenv(&saved->env);
     fesetenv(FE_DFL_ENV);
 #if defined(__x86_64__) || defined(__i386__)
@@ -16,4 +16,4 @@ void imm_fpenv_enter(imm_fpenv *saved) {
 #endif
 }
 
-void imm_fpenv_leave(const imm_fpenv *saved) { fesetenv(&saved->env); }
+void imi_fpenv_leave(const imi_fpenv *saved) { fesetenv(&saved->env); }

@@ -25,12 +25,12 @@
 
 typedef struct {
     fenv_t env;
-} imm_fpenv;
+} imi_fpenv;
 
 /* Saves the calling thread's floating-point environment in *saved and installs the library's. */
-void imm_fpenv_enter(imm_fpenv *saved);
+void imi_fpenv_enter(imi_fpenv *saved);
 
-/* Restores the environment saved by imm_fpenv_enter() (status flags included). */
-void imm_fpenv_leave(const imm_fpenv *saved);
+/* Restores the environment saved by imi_fpenv_enter() (status flags included). */
+void imi_fpenv_leave(const imi_fpenv *saved);
 
 #endif

@@ -18,13 +18,13 @@
     } while (0)
 #define FORWARD_IF_ERROR(expr)                                                                     \
     do {                                                                                           \
-        int imm_fwd_status_ = (expr);                                                              \
-        if (imm_fwd_status_ != IMM_OK)                                                             \
-            return imm_fwd_status_;                                                                \
+        int imi_fwd_status_ = (expr);                                                              \
+        if (imi_fwd_status_ != IMM_OK)                                                             \
+            return imi_fwd_status_;                                                                \
     } while (0)
 
 /* *out = a * b, or false when the product overflows size_t. */
-static inline bool imm_mul_size(size_t a, size_t b, size_t *out) {
+static inline bool imi_mul_size(size_t a, size_t b, size_t *out) {
     if (a != 0 && b > SIZE_MAX / a)
         return false;
     *out = a * b;
@@ -33,19 +33,19 @@ static inline bool imm_mul_size(size_t a, size_t b, size_t *out) {
 
 /* True when the byte ranges [a, a + abytes) and [b, b + bbytes) share a byte. Empty ranges share
    none. Every entry point rejects an output that overlaps an input or another output with it. */
-static inline bool imm_overlap(const void *a, size_t abytes, const void *b, size_t bbytes) {
+static inline bool imi_overlap(const void *a, size_t abytes, const void *b, size_t bbytes) {
     const uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
     return abytes != 0 && bbytes != 0 && a != NULL && b != NULL && pa < pb + bbytes &&
            pb < pa + abytes;
 }
 
 /* Validates options (NULL allowed) and copies them, or the defaults, into *out. */
-int imm_options_resolve(const imm_options *opts, imm_options *out);
+int imi_options_resolve(const imm_options *opts, imm_options *out);
 
 /* IMM_OK when this build can serve the (valid) options, else IMM_ERR_UNSUPPORTED. */
-int imm_options_supported(const imm_options *opts);
+int imi_options_supported(const imm_options *opts);
 
 /* True when all n floats are finite. */
-bool imm_all_finite(const float *p, size_t n);
+bool imi_all_finite(const float *p, size_t n);
 
 #endif

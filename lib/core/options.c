@@ -13,7 +13,7 @@ void imm_options_init(imm_options *opts) {
     opts->num_threads = 0;
 }
 
-int imm_options_resolve(const imm_options *opts, imm_options *out) {
+int imi_options_resolve(const imm_options *opts, imm_options *out) {
     if (opts == NULL) {
         imm_options_init(out);
         return IMM_OK;
@@ -39,12 +39,12 @@ int imm_options_resolve(const imm_options *opts, imm_options *out) {
     return IMM_OK;
 }
 
-int imm_options_supported(const imm_options *opts) {
+int imi_options_supported(const imm_options *opts) {
     (void)opts; /* every precision has distance kernels */
     return IMM_OK;
 }
 
-bool imm_all_finite(const float *p, size_t n) {
+bool imi_all_finite(const float *p, size_t n) {
     /* A float is NaN or Inf exactly when its exponent bits are all ones. An integer OR-reduction
        has no ordering issue, so the compiler vectorises this scan. */
     uint32_t bad = 0;

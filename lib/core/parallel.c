@@ -4,7 +4,7 @@
 #include "core/fpenv.h"
 #include "core/parallel.h"
 
-int imm_threads(const imm_options *opts) {
+int imi_threads(const imm_options *opts) {
     int want = opts->num_threads > 0 ? opts->num_threads : omp_get_max_threads();
     const int limit = omp_get_thread_limit(), procs = omp_get_num_procs();
     if (want > limit)
@@ -14,7 +14,7 @@ int imm_threads(const imm_options *opts) {
     return want > 1 ? want : 1;
 }
 
-void imm_parallel_for(int threads, long count, long chunk, void (*body)(long i, int tid, void *arg),
+void imi_parallel_for(int threads, long count, long chunk, void (*body)(long i, int tid, void *arg),
                       void *arg) {
     if (threads < 2 || count < 2) {
         for (long i = 0; i < count; i++)
@@ -23,12 +23,12 @@ void imm_parallel_for(int threads, long count, long chunk, void (*body)(long i, 
     }
 #pragma omp parallel num_threads(threads)
     {
-        imm_fpenv fe;
-        imm_fpenv_enter(&fe);
+        imi_fpenv fe;
+        imi_fpenv_enter(&fe);
         const int tid = omp_get_thread_num();
 #pragma omp for schedule(dynamic, chunk)
         for (long i = 0; i < count; i++)
             body(i, tid, arg);
-        imm_fpenv_leave(&fe);
+        imi_fpenv_leave(&fe);
     }
 }

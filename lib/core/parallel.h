@@ -1,7 +1,7 @@
 /* parallel.h - how the library uses threads: how many, and how a team is started.
  *
  * Rules (the header's conventions 5 and 7 rely on them):
- *  - The thread count of a call is imm_threads(): opts->num_threads (or omp_get_max_threads() for
+ *  - The thread count of a call is imi_threads(): opts->num_threads (or omp_get_max_threads() for
  *    0), clamped to what can run: at most omp_get_thread_limit() and omp_get_num_procs().
  *    Workspaces are sized for that count, never for the raw request.
  *  - A team is started only when the count is above 1 and the work is worth it; otherwise the
@@ -20,12 +20,12 @@
 #include <immiscible.h>
 
 /* The thread count for OpenMP num_threads clauses and per-thread workspaces: >= 1. */
-int imm_threads(const imm_options *opts);
+int imi_threads(const imm_options *opts);
 
 /* body(i, tid, arg) for every i in [0, count): on a team of `threads` threads (a dynamic schedule
    of `chunk` iterations; tid = omp_get_thread_num() < threads), or in order on the calling thread
    (tid 0) when threads < 2. The result must not depend on which thread runs which i. */
-void imm_parallel_for(int threads, long count, long chunk, void (*body)(long i, int tid, void *arg),
+void imi_parallel_for(int threads, long count, long chunk, void (*body)(long i, int tid, void *arg),
                       void *arg);
 
 #endif

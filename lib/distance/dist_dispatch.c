@@ -10,26 +10,26 @@
 #include "core/cpu.h"
 #include "distance/dist_kernels.h"
 
-const dist_kernel *imm_dist_kernel(imm_precision precision) {
-    const unsigned ext = imm_cpu_features();
+const dist_kernel *imi_dist_kernel(imm_precision precision) {
+    const unsigned ext = imi_cpu_features();
     const bool int8 = precision == IMM_PRECISION_INT8;
     (void)ext;
-    switch (imm_active_arch()) {
+    switch (imi_active_arch()) {
 #if defined(IMM_HAVE_AVX512)
-    case IMM_ARCH_AVX512:
+    case IMI_ARCH_AVX512:
 #if defined(IMM_HAVE_AVX512VNNI)
-        if (int8 && (ext & IMM_CPU_AVX512VNNI))
-            return &imm_dist_i8_avx512vnni;
+        if (int8 && (ext & IMI_CPU_AVX512VNNI))
+            return &imi_dist_i8_avx512vnni;
 #endif
 #if defined(IMM_HAVE_AVX512BF16)
-        if (precision == IMM_PRECISION_BF16 && (ext & IMM_CPU_AVX512BF16))
-            return &imm_dist_bf16_avx512bf16;
+        if (precision == IMM_PRECISION_BF16 && (ext & IMI_CPU_AVX512BF16))
+            return &imi_dist_bf16_avx512bf16;
 #endif
-        return int8 ? &imm_dist_i16_avx2 : &imm_dist_f32_avx512;
+        return int8 ? &imi_dist_i16_avx2 : &imi_dist_f32_avx512;
 #endif
 #if defined(IMM_HAVE_AVX2)
-    case IMM_ARCH_AVX2: return int8 ? &imm_dist_i16_avx2 : &imm_dist_f32_avx2;
+    case IMI_ARCH_AVX2: return int8 ? &imi_dist_i16_avx2 : &imi_dist_f32_avx2;
 #endif
-    default: return int8 ? &imm_dist_i8_scalar : &imm_dist_f32_scalar;
+    default: return int8 ? &imi_dist_i8_scalar : &imi_dist_f32_scalar;
     }
 }

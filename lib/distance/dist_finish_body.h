@@ -61,7 +61,7 @@ void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, 
                     if (suspect ||
                         (!int8 && (d2[q] < DIST_FIXUP_RATIO * s[q] ||
                                    dist_tiny_pair(p, s[q], p->xmax[i], p->ymax[j0 + q]))))
-                        d2[q] = imm_dist_direct(p, i, j0 + q, x, y);
+                        d2[q] = imi_dist_direct(p, i, j0 + q, x, y);
                 }
             for (size_t q = 0; q < cnt; q++) {
                 const double v = (d2[q] > 0.0 ? d2[q] : 0.0) * p->rescale;

@@ -78,23 +78,23 @@ typedef struct {
 #define DIST_INT8_MAX_DIM 66311
 
 /* The kernel of the active variant for a precision (chosen once; never NULL). */
-const dist_kernel *imm_dist_kernel(imm_precision precision);
+const dist_kernel *imi_dist_kernel(imm_precision precision);
 
 /* Per-ISA kernels. The ISA ones exist only when the build compiled them. */
-extern const dist_kernel imm_dist_f32_scalar, imm_dist_i8_scalar;
-extern const dist_kernel imm_dist_f32_avx2, imm_dist_i16_avx2;
-extern const dist_kernel imm_dist_f32_avx512;
-extern const dist_kernel imm_dist_bf16_avx512bf16;
-extern const dist_kernel imm_dist_i8_avx512vnni;
+extern const dist_kernel imi_dist_f32_scalar, imi_dist_i8_scalar;
+extern const dist_kernel imi_dist_f32_avx2, imi_dist_i16_avx2;
+extern const dist_kernel imi_dist_f32_avx512;
+extern const dist_kernel imi_dist_bf16_avx512bf16;
+extern const dist_kernel imi_dist_i8_avx512vnni;
 
 /* Pre-pass, packers and finishers: one stamp of dist_pack_body.h / dist_finish_body.h per ISA. */
 #define DIST_DECLARE_STAMP(isa)                                                                    \
-    void imm_dist_pack_panel_##isa(const struct dist_plan_s *p, bool is_y, size_t r0,              \
+    void imi_dist_pack_panel_##isa(const struct dist_plan_s *p, bool is_y, size_t r0,              \
                                    const float *src, size_t k0, size_t kb, void *dst,              \
                                    void *scratch);                                                 \
-    void imm_dist_row_stats_##isa(const struct dist_plan_s *p, const float *v, bool max_known,     \
+    void imi_dist_row_stats_##isa(const struct dist_plan_s *p, const float *v, bool max_known,     \
                                   uint32_t *maxbits, double *norm, double *scale, int64_t *sumq);  \
-    void imm_dist_finish_rows_##isa(const struct dist_plan_s *p, size_t i0, size_t i1,             \
+    void imi_dist_finish_rows_##isa(const struct dist_plan_s *p, size_t i0, size_t i1,             \
                                     const float *x, const float *y, float *out);
 DIST_DECLARE_STAMP(scalar)
 DIST_DECLARE_STAMP(avx2)

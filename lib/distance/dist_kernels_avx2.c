@@ -75,11 +75,11 @@ static void tile_i16_avx2(const void *av, const void *bv, size_t kb, void *cv, s
     }
 }
 
-const dist_kernel imm_dist_f32_avx2 = {
+const dist_kernel imi_dist_f32_avx2 = {
     .tile = tile_f32_avx2,
-    .pack = imm_dist_pack_panel_avx2,
-    .stats = imm_dist_row_stats_avx2,
-    .finish = imm_dist_finish_rows_avx2,
+    .pack = imi_dist_pack_panel_avx2,
+    .stats = imi_dist_row_stats_avx2,
+    .finish = imi_dist_finish_rows_avx2,
     .name = "f32_avx2_6x16",
     .mr = MR,
     .nr = NR,
@@ -87,11 +87,11 @@ const dist_kernel imm_dist_f32_avx2 = {
     .store = DIST_STORE_F32,
     .mc = 96,
 };
-const dist_kernel imm_dist_i16_avx2 = {
+const dist_kernel imi_dist_i16_avx2 = {
     .tile = tile_i16_avx2,
-    .pack = imm_dist_pack_panel_avx2,
-    .stats = imm_dist_row_stats_avx2,
-    .finish = imm_dist_finish_rows_avx2,
+    .pack = imi_dist_pack_panel_avx2,
+    .stats = imi_dist_row_stats_avx2,
+    .finish = imi_dist_finish_rows_avx2,
     .name = "i16_avx2_6x16",
     .mr = MR,
     .nr = NR,

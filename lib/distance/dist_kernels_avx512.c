@@ -23,11 +23,11 @@ static void tile_f32_avx512(const void *av, const void *bv, size_t kb, void *cv,
     DIST_Z_STORE(dist_z_add_f32, c, first);
 }
 
-const dist_kernel imm_dist_f32_avx512 = {
+const dist_kernel imi_dist_f32_avx512 = {
     .tile = tile_f32_avx512,
-    .pack = imm_dist_pack_panel_avx512,
-    .stats = imm_dist_row_stats_avx512,
-    .finish = imm_dist_finish_rows_avx512,
+    .pack = imi_dist_pack_panel_avx512,
+    .stats = imi_dist_row_stats_avx512,
+    .finish = imi_dist_finish_rows_avx512,
     .name = "f32_avx512_14x32",
     .mr = DIST_Z_MR,
     .nr = DIST_Z_NR,

@@ -33,11 +33,11 @@ static void tile_i8_avx512vnni(const void *av, const void *bv, size_t kb, void *
     DIST_Z_STORE(dist_z_add_i32, c, first);
 }
 
-const dist_kernel imm_dist_i8_avx512vnni = {
+const dist_kernel imi_dist_i8_avx512vnni = {
     .tile = tile_i8_avx512vnni,
-    .pack = imm_dist_pack_panel_avx512,
-    .stats = imm_dist_row_stats_avx512,
-    .finish = imm_dist_finish_rows_avx512,
+    .pack = imi_dist_pack_panel_avx512,
+    .stats = imi_dist_row_stats_avx512,
+    .finish = imi_dist_finish_rows_avx512,
     .name = "i8_avx512vnni_14x32",
     .mr = DIST_Z_MR,
     .nr = DIST_Z_NR,

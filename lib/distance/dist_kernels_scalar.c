@@ -40,11 +40,11 @@ static void tile_i8_scalar(const void *av, const void *bv, size_t kb, void *cv, 
             c[r * ldc + j] = first ? acc[r][j] : c[r * ldc + j] + acc[r][j];
 }
 
-const dist_kernel imm_dist_f32_scalar = {
+const dist_kernel imi_dist_f32_scalar = {
     .tile = tile_f32_scalar,
-    .pack = imm_dist_pack_panel_scalar,
-    .stats = imm_dist_row_stats_scalar,
-    .finish = imm_dist_finish_rows_scalar,
+    .pack = imi_dist_pack_panel_scalar,
+    .stats = imi_dist_row_stats_scalar,
+    .finish = imi_dist_finish_rows_scalar,
     .name = "f32_scalar_4x4",
     .mr = MR,
     .nr = NR,
@@ -52,11 +52,11 @@ const dist_kernel imm_dist_f32_scalar = {
     .store = DIST_STORE_F32,
     .mc = 64,
 };
-const dist_kernel imm_dist_i8_scalar = {
+const dist_kernel imi_dist_i8_scalar = {
     .tile = tile_i8_scalar,
-    .pack = imm_dist_pack_panel_scalar,
-    .stats = imm_dist_row_stats_scalar,
-    .finish = imm_dist_finish_rows_scalar,
+    .pack = imi_dist_pack_panel_scalar,
+    .stats = imi_dist_row_stats_scalar,
+    .finish = imi_dist_finish_rows_scalar,
     .name = "i8_scalar_4x4",
     .mr = MR,
     .nr = NR,

@@ -10,8 +10,8 @@
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
 
-#define DIST_PACK_PANEL imm_dist_pack_panel_scalar
-#define DIST_ROW_STATS imm_dist_row_stats_scalar
+#define DIST_PACK_PANEL imi_dist_pack_panel_scalar
+#define DIST_ROW_STATS imi_dist_row_stats_scalar
 #include "distance/dist_pack_body.h"
 
 static uint32_t max_of(const uint32_t *v, size_t n) {
@@ -37,7 +37,7 @@ static double seen(const dist_plan *p, float v, double inv, double scale) {
     }
 }
 
-double imm_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, const float *y) {
+double imi_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, const float *y) {
     const float *a = x + i * p->dim, *b = y + j * p->dim;
     double ia = 0, ib = 0, sa = 0, sb = 0;
     if (p->prec == IMM_PRECISION_INT8) {
@@ -77,7 +77,7 @@ static void overflow_row(long i, int tid, void *arg) {
             return;
         if (bx + dist_row_bound(p, p->ymax[j]) < p->bound_limit)
             continue;
-        double v = imm_dist_direct(p, (size_t)i, j, job->x, job->y) * p->rescale;
+        double v = imi_dist_direct(p, (size_t)i, j, job->x, job->y) * p->rescale;
         float f = p->root ? (float)sqrt(v) : (float)v;
         if (isinf(f)) {
 #pragma omp atomic write
@@ -89,7 +89,7 @@ static void overflow_row(long i, int tid, void *arg) {
 /* Whether any output overflows float. */
 static bool any_overflow(const dist_plan *p, const float *x, const float *y) {
     prepass_job job = {p, x, y, false, 0};
-    imm_parallel_for(p->threads, (long)p->n, 1, overflow_row, &job);
+    imi_parallel_for(p->threads, (long)p->n, 1, overflow_row, &job);
     return job.overflow != 0;
 }
 
@@ -109,10 +109,10 @@ static void stats_row(long r, int tid, void *arg) {
 static void all_stats(dist_plan *p, const float *x, const float *y, bool max_known) {
     prepass_job job = {p, x, y, max_known, 0};
     const bool big = (p->n + p->m) * p->dim > 65536;
-    imm_parallel_for(big ? p->threads : 1, (long)(p->n + p->m), 16, stats_row, &job);
+    imi_parallel_for(big ? p->threads : 1, (long)(p->n + p->m), 16, stats_row, &job);
 }
 
-int imm_dist_prepare(dist_plan *p, const float *x, const float *y) {
+int imi_dist_prepare(dist_plan *p, const float *x, const float *y) {
     const size_t n = p->n, m = p->m, dim = p->dim;
     p->prescale = 1.0f;
     p->rescale = 1.0;

@@ -78,10 +78,10 @@ typedef struct dist_plan_s {
    FP16 values of 65520 and up, which round to Inf), the prescale, and - only when some distance
    might overflow float - the exact check of those: IMM_ERR_NONFINITE if one does. Writes nothing
    the caller passed in. */
-int imm_dist_prepare(dist_plan *p, const float *x, const float *y);
+int imi_dist_prepare(dist_plan *p, const float *x, const float *y);
 
 /* Blocked parallel dot products into out, then distances in place. Cannot fail. */
-void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out);
+void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out);
 
 /* Whether output (i, j) might overflow float: computed directly (both in the check and the
    finish, so they agree). bx: sqrt(dim) max|x_i| (1 + 2^-7), in the input's units. */
@@ -94,7 +94,7 @@ static inline double dist_row_bound(const dist_plan *p, uint32_t maxbits) {
 /* sum (x~_k - y~_k)^2 in double, fixed 8-lane order, of the rows as the header defines them
    (rounded to the precision without the prescale; INT8: q * scale), times prescale^2. Rarely
    called (cancellation, suspects, tiny rows). */
-double imm_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, const float *y);
+double imi_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, const float *y);
 
 /* Whether the pair of rows (norms sum s = |x|^2 + |y|^2 as the kernels see them, max|v| bits of
    each row) must be computed directly: tiny norms (FP32, BF16), or a BF16 row shrunk by the

@@ -14,7 +14,7 @@
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
 
-#define DIST_FINISH_ROWS imm_dist_finish_rows_scalar
+#define DIST_FINISH_ROWS imi_dist_finish_rows_scalar
 #include "distance/dist_finish_body.h"
 
 /* A partial tile (at the right or bottom edge) went to `edge`: add its valid part to out the way
@@ -90,7 +90,7 @@ static void task(const dist_plan *p, long t, const float *x, size_t k0, size_t k
     run_task(p, i0, rows, j0, cols, k0, kb, x, tid, out);
 }
 
-void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
+void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
     const size_t n = p->n, m = p->m;
     const size_t nib = (n + p->mc - 1) / p->mc, njb = (m + p->nc - 1) / p->nc;
     const long tasks = (long)(nib * njb), ypanels = (long)p->ypanels;
@@ -112,8 +112,8 @@ void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
        possible. */
 #pragma omp parallel num_threads(p->threads)
     {
-        imm_fpenv fe;
-        imm_fpenv_enter(&fe);
+        imi_fpenv fe;
+        imi_fpenv_enter(&fe);
         const int tid = omp_get_thread_num();
         for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
             const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
@@ -127,6 +127,6 @@ void imm_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
 #pragma omp for schedule(dynamic, 4)
         for (long i = 0; i < (long)n; i++)
             p->k->finish(p, (size_t)i, (size_t)i + 1, x, y, out);
-        imm_fpenv_leave(&fe);
+        imi_fpenv_leave(&fe);
     }
 }

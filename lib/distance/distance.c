@@ -27,7 +27,7 @@ static size_t store_bytes(dist_store s) {
 
 /* Everything but the workspace pointers. False when a size overflows. */
 static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_options *o) {
-    const dist_kernel *k = imm_dist_kernel(o->precision);
+    const dist_kernel *k = imi_dist_kernel(o->precision);
     memset(p, 0, sizeof *p);
     p->k = k;
     p->prec = o->precision;
@@ -50,7 +50,7 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
                  xfit = xrows >= ((size_t)1 << 18) ? 1 : ((size_t)1 << 18) / xrows;
     fit = fit < xfit ? fit : xfit;
     p->kpack = p->kc * (fit < blocks ? fit : blocks);
-    p->threads = imm_threads(o);
+    p->threads = imi_threads(o);
     p->mc = balanced_block(n, k->mc, k->mr);
     /* Tasks cover all of y unless there are too few row blocks to keep the threads busy; then
        columns are split too (each split repacks its rows of x). */
@@ -76,13 +76,13 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     size_t bcap = rows * p->kc > ((size_t)1 << 20) ? rows * p->kc : (size_t)1 << 20;
     size_t acap = amax * p->kc > ((size_t)1 << 18) ? amax * p->kc : (size_t)1 << 18;
     size_t sizes[16], at = 0, bblock, ablock, scratch, edge, bfull, afull;
-    if (!imm_mul_size(rows, dimp, &bfull) || !imm_mul_size(amax, dimp, &afull))
+    if (!imi_mul_size(rows, dimp, &bfull) || !imi_mul_size(amax, dimp, &afull))
         return 0;
     bcap = bcap < bfull ? bcap : bfull;
     acap = acap < afull ? acap : afull;
-    if (!imm_mul_size(bcap, p->elem, &bblock) || !imm_mul_size(acap * p->elem, T, &ablock) ||
-        !imm_mul_size(T, DIST_PACK_SCRATCH, &scratch) ||
-        !imm_mul_size(T, (size_t)mr * p->k->nr * 4, &edge))
+    if (!imi_mul_size(bcap, p->elem, &bblock) || !imi_mul_size(acap * p->elem, T, &ablock) ||
+        !imi_mul_size(T, DIST_PACK_SCRATCH, &scratch) ||
+        !imi_mul_size(T, (size_t)mr * p->k->nr * 4, &edge))
         return 0;
     sizes[0] = bblock, sizes[1] = ablock, sizes[2] = scratch, sizes[3] = edge;
     sizes[4] = n * 4, sizes[5] = m * 4;   /* xmax, ymax */
@@ -107,48 +107,48 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     return at;
 }
 
-size_t imm_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_options *o) {
+size_t imi_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_options *o) {
     dist_plan p;
     if (n == 0 || m == 0 || dim == 0)
         return 0;
     return make_plan(&p, n, m, dim, o) ? layout(&p, NULL) : 0;
 }
 
-int imm_dist_compute_scaled(const float *x, size_t n, const float *y, size_t m, size_t dim,
+int imi_dist_compute_scaled(const float *x, size_t n, const float *y, size_t m, size_t dim,
                             const imm_options *o, void *work, float *out, bool *scaled) {
     dist_plan p;
     RETURN_ERROR_IF(!make_plan(&p, n, m, dim, o), IMM_ERR_TOO_LARGE);
     layout(&p, work);
-    FORWARD_IF_ERROR(imm_dist_prepare(&p, x, y)); /* every error is found here: out untouched */
-    imm_dist_run(&p, x, y, out);
+    FORWARD_IF_ERROR(imi_dist_prepare(&p, x, y)); /* every error is found here: out untouched */
+    imi_dist_run(&p, x, y, out);
     *scaled = p.prescale != 1.0f;
     return IMM_OK;
 }
 
-int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
+int imi_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
                      const imm_options *o, void *work, float *out) {
     bool scaled;
-    return imm_dist_compute_scaled(x, n, y, m, dim, o, work, out, &scaled);
+    return imi_dist_compute_scaled(x, n, y, m, dim, o, work, out, &scaled);
 }
 
 static int distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
                     const imm_options *opts, float *out) {
     imm_options o;
     size_t nx, ny, nm;
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
-    RETURN_ERROR_IF(!imm_mul_size(n, dim, &nx) || !imm_mul_size(m, dim, &ny) ||
-                        !imm_mul_size(n, m, &nm) || !imm_mul_size(nm, sizeof(float), &nm) ||
-                        !imm_mul_size(nx, sizeof(float), &nx) ||
-                        !imm_mul_size(ny, sizeof(float), &ny),
+    FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
+    RETURN_ERROR_IF(!imi_mul_size(n, dim, &nx) || !imi_mul_size(m, dim, &ny) ||
+                        !imi_mul_size(n, m, &nm) || !imi_mul_size(nm, sizeof(float), &nm) ||
+                        !imi_mul_size(nx, sizeof(float), &nx) ||
+                        !imi_mul_size(ny, sizeof(float), &ny),
                     IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(n > (size_t)INT32_MAX || m > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
     if (n == 0 || m == 0)
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || y == NULL || out == NULL || dim == 0, IMM_ERR_INVALID_ARG);
     /* out holds dot products while they are summed: it must not be an input. */
-    RETURN_ERROR_IF(imm_overlap(out, nm, x, nx) || imm_overlap(out, nm, y, ny),
+    RETURN_ERROR_IF(imi_overlap(out, nm, x, nx) || imi_overlap(out, nm, y, ny),
                     IMM_ERR_INVALID_ARG);
-    size_t bytes = imm_dist_workspace_bytes(n, m, dim, &o);
+    size_t bytes = imi_dist_workspace_bytes(n, m, dim, &o);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
     /* malloc, not aligned_alloc: glibc recycles a large malloc block across calls (its mmap
        threshold adapts), which spares a page fault per 4 KiB of workspace on every call. */
@@ -156,16 +156,16 @@ static int distance(const float *x, size_t n, const float *y, size_t m, size_t d
     void *block = malloc(bytes + 63);
     RETURN_ERROR_IF(block == NULL, IMM_ERR_NOMEM);
     void *work = (void *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
-    int status = imm_dist_compute(x, n, y, m, dim, &o, work, out);
+    int status = imi_dist_compute(x, n, y, m, dim, &o, work, out);
     free(block);
     return status;
 }
 
 int imm_distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
                  const imm_options *opts, float *out) {
-    imm_fpenv fe;
-    imm_fpenv_enter(&fe);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
     int status = distance(x, n, y, m, dim, opts, out);
-    imm_fpenv_leave(&fe);
+    imi_fpenv_leave(&fe);
     return status;
 }

@@ -6,23 +6,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Bytes of workspace imm_dist_compute() needs for n rows of x against m rows of y with the
+/* Bytes of workspace imi_dist_compute() needs for n rows of x against m rows of y with the
    (resolved) options o, or 0 when that does not fit in size_t. Depends on the options' thread
    count and on the SIMD variant in use. */
-size_t imm_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_options *o);
+size_t imi_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_options *o);
 
-/* out[i * m + j] = metric(x_i, y_j) in o->precision, using `work` (imm_dist_workspace_bytes()
+/* out[i * m + j] = metric(x_i, y_j) in o->precision, using `work` (imi_dist_workspace_bytes()
    bytes, 64-byte aligned) and nothing else: no allocation. Arguments must be checked already:
    n, m, dim > 0, pointers non-NULL, options resolved; out must not overlap x or y (it holds the
    dot products while they are summed). Returns IMM_OK, or IMM_ERR_NONFINITE (NaN/Inf input, a
    value that overflows the precision, or a distance that overflows float) without writing out.
-   imm_dist_workspace_bytes() is 0 (TOO_LARGE) for INT8 with dim > 66311. */
-int imm_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
+   imi_dist_workspace_bytes() is 0 (TOO_LARGE) for INT8 with dim > 66311. */
+int imi_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t dim,
                      const imm_options *o, void *work, float *out);
 
-/* imm_dist_compute() that also says (*scaled) whether the call scaled its rows by a power of two
+/* imi_dist_compute() that also says (*scaled) whether the call scaled its rows by a power of two
    (imm_distance note 4): only then can an output depend on the other rows of the call. */
-int imm_dist_compute_scaled(const float *x, size_t n, const float *y, size_t m, size_t dim,
+int imi_dist_compute_scaled(const float *x, size_t n, const float *y, size_t m, size_t dim,
                             const imm_options *o, void *work, float *out, bool *scaled);
 
 #endif

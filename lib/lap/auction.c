@@ -22,7 +22,7 @@
 /* Row i's bid: the column and its new potential. */
 static void bid(lap_state *s, int32_t i, double eps, int32_t *col, double *val) {
     lap_min2 m;
-    imm_lap_row_min2(s, (size_t)i, &m);
+    imi_lap_row_min2(s, (size_t)i, &m);
     double gap = m.j2 >= 0 ? m.u2 - m.u1 : 0.0;
     double old = s->v[m.j1], nv = old - (gap + eps);
     if (!(nv < old))
@@ -83,8 +83,8 @@ static bool more_rounds(const round_state *r, size_t at_least) {
 static void parallel_rounds(lap_state *s, double eps, round_state *r) {
 #pragma omp parallel num_threads(s->threads)
     {
-        imm_fpenv fe;
-        imm_fpenv_enter(&fe);
+        imi_fpenv fe;
+        imi_fpenv_enter(&fe);
         /* Every thread reads r between barriers only, so all leave the loop together. */
         while (more_rounds(r, PARALLEL_BIDS)) {
             const long long count = (long long)r->nfree;
@@ -94,13 +94,13 @@ static void parallel_rounds(lap_state *s, double eps, round_state *r) {
 #pragma omp single
             settle(s, r);
         }
-        imm_fpenv_leave(&fe);
+        imi_fpenv_leave(&fe);
     }
 }
 
 /* One phase; returns the number of bids made. */
 static int64_t phase(lap_state *s, double eps, int64_t budget) {
-    round_state r = {s->free_, s->free2, imm_lap_free_all(s), 0, budget};
+    round_state r = {s->free_, s->free2, imi_lap_free_all(s), 0, budget};
     for (size_t j = 0; j < s->n; j++)
         s->win_k[j] = -1;
     if (s->threads > 1 && more_rounds(&r, PARALLEL_BIDS))
@@ -116,7 +116,7 @@ static int64_t phase(lap_state *s, double eps, int64_t budget) {
     return r.bids;
 }
 
-void imm_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
+void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
     st->bids = 0;
     st->phases = 0;
     st->eps = eps_first;

@@ -11,18 +11,18 @@
 
 /* Shape checks shared by the solver and the certificate: rows <= cols <= INT32_MAX and the
    matrix size fits size_t. Sets *cells = rows * cols. */
-int imm_lap_check_shape(size_t rows, size_t cols, size_t *cells);
+int imi_lap_check_shape(size_t rows, size_t cols, size_t *cells);
 
 /* Exact solver on an initialised state (lap_exact.c). False: infeasible (forbidden pairs). */
-bool imm_lap_exact(lap_state *s);
+bool imi_lap_exact(lap_state *s);
 
 /* Solves with the options' solver on an initialised state and writes assign[rows], u, v, info,
    *total (each may be NULL except assign). IMM_OK, or IMM_ERR_INFEASIBLE (forbidden pairs; then
    nothing is written): callers validate everything else first. */
-int imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
+int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
                 imm_lap_info *info, double *total);
 
 /* Sum of the assigned float costs, in double. */
-double imm_lap_total(const float *cost, size_t rows, size_t cols, const int32_t *assign);
+double imi_lap_total(const float *cost, size_t rows, size_t cols, const int32_t *assign);
 
 #endif

@@ -47,11 +47,11 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
                    const double *u, const double *v, double *violation) {
     size_t cells;
     RETURN_ERROR_IF(violation == NULL, IMM_ERR_INVALID_ARG);
-    FORWARD_IF_ERROR(imm_lap_check_shape(rows, cols, &cells));
-    RETURN_ERROR_IF(imm_overlap(violation, sizeof(double), cost, cells * sizeof(float)) ||
-                        imm_overlap(violation, sizeof(double), assign, rows * sizeof(int32_t)) ||
-                        imm_overlap(violation, sizeof(double), u, rows * sizeof(double)) ||
-                        imm_overlap(violation, sizeof(double), v, cols * sizeof(double)),
+    FORWARD_IF_ERROR(imi_lap_check_shape(rows, cols, &cells));
+    RETURN_ERROR_IF(imi_overlap(violation, sizeof(double), cost, cells * sizeof(float)) ||
+                        imi_overlap(violation, sizeof(double), assign, rows * sizeof(int32_t)) ||
+                        imi_overlap(violation, sizeof(double), u, rows * sizeof(double)) ||
+                        imi_overlap(violation, sizeof(double), v, cols * sizeof(double)),
                     IMM_ERR_INVALID_ARG);
     if (rows == 0) {
         *violation = 0.0;
@@ -90,9 +90,9 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
 
 int imm_lap_certify(const float *cost, size_t rows, size_t cols, const int32_t *assign,
                     const double *u, const double *v, double *violation) {
-    imm_fpenv fe;
-    imm_fpenv_enter(&fe);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
     int status = certify(cost, rows, cols, assign, u, v, violation);
-    imm_fpenv_leave(&fe);
+    imi_fpenv_leave(&fe);
     return status;
 }

@@ -56,7 +56,7 @@ static size_t augmenting_row_reduction(lap_state *s, size_t nfree, size_t *budge
         }
         --*budget;
         lap_min2 m;
-        imm_lap_row_min2(s, (size_t)i, &m);
+        imi_lap_row_min2(s, (size_t)i, &m);
         if (m.j1 < 0) { /* every column forbidden: Dijkstra will say so */
             s->free_[kept++] = i;
             continue;
@@ -131,7 +131,7 @@ static bool augment(lap_state *s, int32_t f) {
     return true;
 }
 
-int64_t imm_lap_augment_free(lap_state *s) {
+int64_t imi_lap_augment_free(lap_state *s) {
     int64_t count = 0;
     for (size_t i = 0; i < s->m; i++)
         if (s->x[i] < 0) {
@@ -142,31 +142,31 @@ int64_t imm_lap_augment_free(lap_state *s) {
     return count;
 }
 
-bool imm_lap_finish_exact(lap_state *s) {
-    size_t nfree = imm_lap_free_all(s);
+bool imi_lap_finish_exact(lap_state *s) {
+    size_t nfree = imi_lap_free_all(s);
     for (int pass = 0; pass < ARR_PASSES && nfree > 0; pass++) {
         size_t budget = ARR_STEPS_PER_ROW * s->m;
         nfree = augmenting_row_reduction(s, nfree, &budget);
     }
-    return imm_lap_augment_free(s) >= 0;
+    return imi_lap_augment_free(s) >= 0;
 }
 
-bool imm_lap_exact(lap_state *s) {
-    imm_lap_column_means(s);
+bool imi_lap_exact(lap_state *s) {
+    imi_lap_column_means(s);
     if (s->m < s->n) {
         memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */
     } else if (s->n > 1 && !s->forbidden) {
-        double spread = imm_lap_spread(s);
+        double spread = imi_lap_spread(s);
         auction_stats st;
         if (spread > 0.0)
-            imm_auction(s, AUCTION_FIRST_EPS_SPREAD * spread, WARM_EPS_LAST * spread, &st);
-        if (!imm_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
-            imm_lap_column_means(s);
+            imi_auction(s, AUCTION_FIRST_EPS_SPREAD * spread, WARM_EPS_LAST * spread, &st);
+        if (!imi_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
+            imi_lap_column_means(s);
     }
-    return imm_lap_finish_exact(s);
+    return imi_lap_finish_exact(s);
 }
 
-double imm_lap_total(const float *cost, size_t rows, size_t cols, const int32_t *assign) {
+double imi_lap_total(const float *cost, size_t rows, size_t cols, const int32_t *assign) {
     double total = 0.0;
     for (size_t i = 0; i < rows; i++)
         total += (double)cost[i * cols + (size_t)assign[i]];

@@ -45,19 +45,19 @@ typedef struct {
 } lap_kernels;
 
 /* The table for the active SIMD variant (see core/cpu.h), chosen once. */
-const lap_kernels *imm_lap_kernels(void);
+const lap_kernels *imi_lap_kernels(void);
 
 /* Per-variant tables; the ISA ones exist only when the build compiled them. */
-extern const lap_kernels imm_lap_kernels_scalar;
-extern const lap_kernels imm_lap_kernels_avx2;
-extern const lap_kernels imm_lap_kernels_avx512;
+extern const lap_kernels imi_lap_kernels_scalar;
+extern const lap_kernels imi_lap_kernels_avx2;
+extern const lap_kernels imi_lap_kernels_avx512;
 
 /* Scalar pieces the SIMD variants reuse for their tails. */
-void imm_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
+void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
                                lap_min2 *m);
-size_t imm_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
+size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap);
-int32_t imm_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
+int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
                            int32_t row, size_t from, size_t n, double *d, int32_t *pred,
                            double best, int32_t bestj);
 

@@ -48,7 +48,7 @@ static void two_smallest_avx2(const float *c, const double *v, size_t n, lap_min
     m.j2 = (int32_t)b1[S];
     if (m.j2 < 0)
         m.u2 = INFINITY;
-    imm_lap_two_smallest_tail(c, v, j, n, &m);
+    imi_lap_two_smallest_tail(c, v, j, n, &m);
     *out = m;
 }
 
@@ -81,7 +81,7 @@ static void relax_avx2(const float *c, const double *v, const double *sc, double
     _mm256_storeu_pd(a, best);
     _mm256_storeu_pd(b, bidx);
     int L = lane_argmin(a, b);
-    *bestj = imm_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
+    *bestj = imi_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
 static size_t filter_avx2(const float *c, const double *v, size_t n, double cut, double *h,
@@ -103,7 +103,7 @@ static size_t filter_avx2(const float *c, const double *v, size_t n, double cut,
                 }
         }
     }
-    return imm_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
+    return imi_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
 }
 
 static void block_min_avx2(const float *c, const double *v, size_t n, size_t nb, double *mins) {
@@ -123,5 +123,5 @@ static void block_min_avx2(const float *c, const double *v, size_t n, size_t nb,
     }
 }
 
-const lap_kernels imm_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2,
+const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2,
                                           block_min_avx2};

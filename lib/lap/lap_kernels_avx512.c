@@ -46,7 +46,7 @@ static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_m
     m.j2 = (int32_t)b1[S];
     if (m.j2 < 0)
         m.u2 = INFINITY;
-    imm_lap_two_smallest_tail(c, v, j, n, &m);
+    imi_lap_two_smallest_tail(c, v, j, n, &m);
     *out = m;
 }
 
@@ -79,7 +79,7 @@ static void relax_avx512(const float *c, const double *v, const double *sc, doub
     _mm512_storeu_pd(a, best);
     _mm512_storeu_si512(b, bidx);
     int L = lane_argmin(a, b);
-    *bestj = imm_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
+    *bestj = imi_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
 static size_t filter_avx512(const float *c, const double *v, size_t n, double cut, double *h,
@@ -100,7 +100,7 @@ static size_t filter_avx512(const float *c, const double *v, size_t n, double cu
         }
         idx = _mm256_add_epi32(idx, step);
     }
-    return imm_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
+    return imi_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
 }
 
 static void block_min_avx512(const float *c, const double *v, size_t n, size_t nb,
@@ -120,5 +120,5 @@ static void block_min_avx512(const float *c, const double *v, size_t n, size_t n
     }
 }
 
-const lap_kernels imm_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512,
+const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512,
                                             block_min_avx512};

@@ -4,7 +4,7 @@
 #include "core/cpu.h"
 #include "lap/lap_kernels.h"
 
-void imm_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
+void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
                                lap_min2 *m) {
     for (size_t j = from; j < n; j++) {
         double h = (double)c[j] - v[j];
@@ -24,11 +24,11 @@ void imm_lap_two_smallest_tail(const float *c, const double *v, size_t from, siz
 
 static void two_smallest_scalar(const float *c, const double *v, size_t n, lap_min2 *out) {
     lap_min2 m = {INFINITY, INFINITY, -1, -1};
-    imm_lap_two_smallest_tail(c, v, 0, n, &m);
+    imi_lap_two_smallest_tail(c, v, 0, n, &m);
     *out = m;
 }
 
-int32_t imm_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
+int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
                            int32_t row, size_t from, size_t n, double *d, int32_t *pred,
                            double best, int32_t bestj) {
     for (size_t j = from; j < n; j++) {
@@ -48,10 +48,10 @@ int32_t imm_lap_relax_tail(const float *c, const double *v, const double *sc, do
 
 static void relax_scalar(const float *c, const double *v, const double *sc, double r, int32_t row,
                          size_t n, double *d, int32_t *pred, int32_t *bestj) {
-    *bestj = imm_lap_relax_tail(c, v, sc, r, row, 0, n, d, pred, INFINITY, -1);
+    *bestj = imi_lap_relax_tail(c, v, sc, r, row, 0, n, d, pred, INFINITY, -1);
 }
 
-size_t imm_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
+size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap) {
     for (size_t j = from; j < n; j++) {
         double t = (double)c[j] - v[j];
@@ -67,7 +67,7 @@ size_t imm_lap_filter_tail(const float *c, const double *v, size_t from, size_t 
 
 static size_t filter_scalar(const float *c, const double *v, size_t n, double cut, double *h,
                             int32_t *col, size_t cap) {
-    return imm_lap_filter_tail(c, v, 0, n, cut, h, col, 0, cap);
+    return imi_lap_filter_tail(c, v, 0, n, cut, h, col, 0, cap);
 }
 
 static void block_min_scalar(const float *c, const double *v, size_t n, size_t nb,
@@ -82,17 +82,17 @@ static void block_min_scalar(const float *c, const double *v, size_t n, size_t n
     }
 }
 
-const lap_kernels imm_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar,
+const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar,
                                             block_min_scalar};
 
-const lap_kernels *imm_lap_kernels(void) {
-    switch (imm_active_arch()) {
+const lap_kernels *imi_lap_kernels(void) {
+    switch (imi_active_arch()) {
 #if defined(IMM_HAVE_AVX512)
-    case IMM_ARCH_AVX512: return &imm_lap_kernels_avx512;
+    case IMI_ARCH_AVX512: return &imi_lap_kernels_avx512;
 #endif
 #if defined(IMM_HAVE_AVX2)
-    case IMM_ARCH_AVX2: return &imm_lap_kernels_avx2;
+    case IMI_ARCH_AVX2: return &imi_lap_kernels_avx2;
 #endif
-    default: return &imm_lap_kernels_scalar;
+    default: return &imi_lap_kernels_scalar;
     }
 }

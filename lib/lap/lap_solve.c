@@ -7,12 +7,12 @@
 #include "core/internal.h"
 #include "lap/lap.h"
 
-int imm_lap_check_shape(size_t rows, size_t cols, size_t *cells) {
+int imi_lap_check_shape(size_t rows, size_t cols, size_t *cells) {
     size_t bytes;
     RETURN_ERROR_IF(rows > cols, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(cols > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!imm_mul_size(rows, cols, cells) ||
-                        !imm_mul_size(*cells, sizeof(float), &bytes),
+    RETURN_ERROR_IF(!imi_mul_size(rows, cols, cells) ||
+                        !imi_mul_size(*cells, sizeof(float), &bytes),
                     IMM_ERR_TOO_LARGE);
     return IMM_OK;
 }
@@ -51,40 +51,40 @@ static double dual_lower_bound(const lap_state *s, double *u_out) {
     return sum - (double)terms * LAP_ROUNDING * mag;
 }
 
-int imm_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
+int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
                 imm_lap_info *info, double *total) {
     imm_lap_info in;
     memset(&in, 0, sizeof in);
     if (o->solver == IMM_SOLVER_AUCTION && s->n > 1 && s->m == s->n) {
-        imm_lap_column_means(s);
-        double spread = imm_lap_spread(s);
+        imi_lap_column_means(s);
+        double spread = imi_lap_spread(s);
         double target = o->accuracy * (s->cmax - s->cmin) / (double)s->rows;
         auction_stats st = {0, 0, 0.0};
-        imm_lap_free_all(s);
+        imi_lap_free_all(s);
         if (spread > 0.0 && target > 0.0)
-            imm_auction(s, fmax(AUCTION_FIRST_EPS_SPREAD * spread, target), target, &st);
+            imi_auction(s, fmax(AUCTION_FIRST_EPS_SPREAD * spread, target), target, &st);
         /* Whatever the auction did, the phases below need potentials they can compute with:
            otherwise they start afresh from the column means (still exact with the finish). */
-        if (!imm_lap_potentials_usable(s))
-            imm_lap_column_means(s);
+        if (!imi_lap_potentials_usable(s))
+            imi_lap_column_means(s);
         in.bids = st.bids;
         in.phases = st.phases;
         in.final_eps = st.eps;
         if (o->exact_finish) {
-            imm_lap_finish_exact(s); /* no forbidden pair here: cannot fail */
+            imi_lap_finish_exact(s); /* no forbidden pair here: cannot fail */
             in.exact = 1;
         } else {
             /* A phase that spent its bid budget (or no auction at all, for constant costs)
                leaves free rows: complete with augmentations, which is still within the bound. */
-            in.augmentations = imm_lap_augment_free(s);
+            in.augmentations = imi_lap_augment_free(s);
         }
     } else {
-        RETURN_ERROR_IF(!imm_lap_exact(s), IMM_ERR_INFEASIBLE);
+        RETURN_ERROR_IF(!imi_lap_exact(s), IMM_ERR_INFEASIBLE);
         in.exact = 1;
     }
     for (size_t i = 0; i < s->rows; i++)
         assign[i] = s->x[i];
-    in.total = imm_lap_total(s->cost, s->rows, s->n, assign);
+    in.total = imi_lap_total(s->cost, s->rows, s->n, assign);
     if (info != NULL || (u != NULL && !in.exact)) {
         in.lower_bound = dual_lower_bound(s, in.exact ? NULL : u);
         in.gap_bound = fmax(0.0, in.total - in.lower_bound);
@@ -111,7 +111,7 @@ static bool any_overlap(const float *cost, size_t cells, size_t rows, size_t col
                              cols * sizeof(double), sizeof(imm_lap_info),   sizeof(double)};
     for (int a = 0; a < 6; a++)
         for (int b = a + 1; b < 6; b++)
-            if (imm_overlap(p[a], bytes[a], p[b], bytes[b]))
+            if (imi_overlap(p[a], bytes[a], p[b], bytes[b]))
                 return true;
     return false;
 }
@@ -136,8 +136,8 @@ static int solve(const float *cost, size_t rows, size_t cols, const imm_options 
                  int32_t *assign, double *u, double *v, imm_lap_info *info, double *total) {
     imm_options o;
     size_t cells;
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
-    FORWARD_IF_ERROR(imm_lap_check_shape(rows, cols, &cells));
+    FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
+    FORWARD_IF_ERROR(imi_lap_check_shape(rows, cols, &cells));
     RETURN_ERROR_IF(any_overlap(cost, cells, rows, cols, assign, u, v, info, total),
                     IMM_ERR_INVALID_ARG);
     if (rows == 0) {
@@ -153,19 +153,19 @@ static int solve(const float *cost, size_t rows, size_t cols, const imm_options 
         return IMM_OK;
     }
     RETURN_ERROR_IF(cost == NULL || assign == NULL, IMM_ERR_INVALID_ARG);
-    size_t bytes = imm_lap_state_bytes(rows, cols);
+    size_t bytes = imi_lap_state_bytes(rows, cols);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
     bool forbidden;
     FORWARD_IF_ERROR(scan_costs(cost, cells, &o, &forbidden));
     void *work = malloc(bytes);
     RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
     lap_state s;
-    imm_lap_state_init(&s, cost, rows, cols, imm_threads(&o), work);
+    imi_lap_state_init(&s, cost, rows, cols, imi_threads(&o), work);
     s.forbidden = forbidden;
-    imm_fpenv fe;
-    imm_fpenv_enter(&fe);
-    int status = imm_lap_run(&s, &o, assign, u, v, info, total);
-    imm_fpenv_leave(&fe);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
+    int status = imi_lap_run(&s, &o, assign, u, v, info, total);
+    imi_fpenv_leave(&fe);
     free(work);
     return status;
 }
@@ -204,10 +204,10 @@ static void batch_problem(long p, int tid, void *arg) {
     batch_job *job = arg;
     const size_t q = (size_t)p;
     lap_state s;
-    imm_lap_state_init(&s, job->cost + q * job->cells, job->rows, job->cols, 1,
+    imi_lap_state_init(&s, job->cost + q * job->cells, job->rows, job->cols, 1,
                        job->states + (size_t)tid * job->state_bytes);
     s.forbidden = job->forbidden[q] != 0;
-    if (imm_lap_run(&s, &job->one, job->assign + q * job->rows, job->u + q * job->rows,
+    if (imi_lap_run(&s, &job->one, job->assign + q * job->rows, job->u + q * job->rows,
                     job->v + q * job->cols, NULL, job->totals + q) != IMM_OK) {
 #pragma omp atomic write
         job->infeasible = 1;
@@ -219,12 +219,12 @@ static void batch_problem(long p, int tid, void *arg) {
 static size_t batch_bytes(size_t count, size_t rows, size_t cols, size_t state_bytes, int threads,
                           size_t *results_at) {
     size_t states, per, results;
-    if (!imm_mul_size(state_bytes, (size_t)threads, &states) ||
-        !imm_mul_size(rows, sizeof(int32_t) + sizeof(double), &per) ||
+    if (!imi_mul_size(state_bytes, (size_t)threads, &states) ||
+        !imi_mul_size(rows, sizeof(int32_t) + sizeof(double), &per) ||
         per + cols * sizeof(double) < per)
         return 0;
     per += cols * sizeof(double) + sizeof(double) + 1;
-    if (!imm_mul_size(count, per, &results) || states > SIZE_MAX - 64 - results)
+    if (!imi_mul_size(count, per, &results) || states > SIZE_MAX - 64 - results)
         return 0;
     *results_at = (states + 7) & ~(size_t)7;
     return *results_at + results;
@@ -235,18 +235,18 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
                        double *totals) {
     imm_options o;
     size_t cells, all, vbytes;
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
-    FORWARD_IF_ERROR(imm_lap_check_shape(rows, cols, &cells));
+    FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
+    FORWARD_IF_ERROR(imi_lap_check_shape(rows, cols, &cells));
     /* cols <= INT32_MAX and rows <= cols: these two products bound every other one */
-    RETURN_ERROR_IF(!imm_mul_size(cells, count, &all) || !imm_mul_size(all, sizeof(float), &all) ||
-                        !imm_mul_size(count, cols * sizeof(double), &vbytes),
+    RETURN_ERROR_IF(!imi_mul_size(cells, count, &all) || !imi_mul_size(all, sizeof(float), &all) ||
+                        !imi_mul_size(count, cols * sizeof(double), &vbytes),
                     IMM_ERR_TOO_LARGE);
     const void *p[5] = {cost, assign, u, v, totals};
     const size_t bytes[5] = {all, count * rows * sizeof(int32_t), count * rows * sizeof(double),
                              vbytes, count * sizeof(double)};
     for (int a = 0; a < 5; a++)
         for (int b = a + 1; b < 5; b++)
-            RETURN_ERROR_IF(imm_overlap(p[a], bytes[a], p[b], bytes[b]), IMM_ERR_INVALID_ARG);
+            RETURN_ERROR_IF(imi_overlap(p[a], bytes[a], p[b], bytes[b]), IMM_ERR_INVALID_ARG);
     if (count == 0)
         return IMM_OK;
     if (rows == 0) {
@@ -257,9 +257,9 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
         return IMM_OK;
     }
     RETURN_ERROR_IF(cost == NULL || assign == NULL, IMM_ERR_INVALID_ARG);
-    const size_t state_bytes = (imm_lap_state_bytes(rows, cols) + 63) & ~(size_t)63;
+    const size_t state_bytes = (imi_lap_state_bytes(rows, cols) + 63) & ~(size_t)63;
     RETURN_ERROR_IF(state_bytes == 0, IMM_ERR_TOO_LARGE);
-    const int threads = imm_threads(&o);
+    const int threads = imi_threads(&o);
     size_t results_at,
         total_bytes = batch_bytes(count, rows, cols, state_bytes, threads, &results_at);
     RETURN_ERROR_IF(total_bytes == 0, IMM_ERR_TOO_LARGE);
@@ -281,7 +281,7 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
         flags[q] = f;
     }
     if (status == IMM_OK) {
-        imm_parallel_for(threads, (long)count, 1, batch_problem, &job);
+        imi_parallel_for(threads, (long)count, 1, batch_problem, &job);
         status = job.infeasible ? IMM_ERR_INFEASIBLE : IMM_OK;
     }
     if (status == IMM_OK) { /* outputs last */
@@ -300,9 +300,9 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
 int imm_lap_solve_batch(const float *cost, size_t count, size_t rows, size_t cols,
                         const imm_options *opts, int32_t *assign, double *u, double *v,
                         double *totals) {
-    imm_fpenv fe;
-    imm_fpenv_enter(&fe);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
     int status = solve_batch(cost, count, rows, cols, opts, assign, u, v, totals);
-    imm_fpenv_leave(&fe);
+    imi_fpenv_leave(&fe);
     return status;
 }

@@ -17,18 +17,18 @@
 
 static size_t list_length(size_t cols) { return cols < LAP_CANDIDATES ? cols : LAP_CANDIDATES; }
 
-size_t imm_lap_state_bytes(size_t rows, size_t cols) {
+size_t imi_lap_state_bytes(size_t rows, size_t cols) {
     size_t bytes, lists;
     /* 5 double, 8 int32 and 1 float arrays of cols entries, in that order (8-byte aligned), then
        the candidate lists: rows thresholds (double), rows x k columns and costs. */
-    if (!imm_mul_size(cols, 5 * sizeof(double) + 8 * sizeof(int32_t) + sizeof(float), &bytes) ||
-        !imm_mul_size(rows, sizeof(double) + list_length(cols) * 8, &lists) ||
+    if (!imi_mul_size(cols, 5 * sizeof(double) + 8 * sizeof(int32_t) + sizeof(float), &bytes) ||
+        !imi_mul_size(rows, sizeof(double) + list_length(cols) * 8, &lists) ||
         bytes + lists < bytes)
         return 0;
     return bytes + lists + 8;
 }
 
-void imm_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t cols, int threads,
+void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t cols, int threads,
                         void *work) {
     const size_t n = cols;
     double *dp = work;
@@ -36,7 +36,7 @@ void imm_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->rows = rows;
     s->n = n;
     s->m = (cols - rows) * 8 <= cols ? n : rows; /* see lap_state.h */
-    s->kern = imm_lap_kernels();
+    s->kern = imi_lap_kernels();
     s->threads = threads;
     s->forbidden = false;
     s->cmin = s->cmax = 0.0;
@@ -211,7 +211,7 @@ static void list_min2(const lap_state *s, size_t i, lap_min2 *m) {
     *m = r;
 }
 
-void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
+void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
     if (i >= s->rows || s->k < 2) { /* dummy rows are cheap: v is in cache */
         s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
         return;
@@ -228,7 +228,7 @@ void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
     s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
 }
 
-size_t imm_lap_free_all(lap_state *s) {
+size_t imi_lap_free_all(lap_state *s) {
     for (size_t j = 0; j < s->n; j++)
         s->y[j] = -1;
     for (size_t i = 0; i < s->m; i++) {
@@ -263,7 +263,7 @@ static void column_means_finite(lap_state *s) {
     s->cmax = hi > -INFINITY ? hi : 0.0;
 }
 
-void imm_lap_column_means(lap_state *s) {
+void imi_lap_column_means(lap_state *s) {
     const size_t n = s->n;
     if (s->forbidden) {
         column_means_finite(s);
@@ -288,7 +288,7 @@ void imm_lap_column_means(lap_state *s) {
     s->cmax = hi;
 }
 
-double imm_lap_spread(const lap_state *s) {
+double imi_lap_spread(const lap_state *s) {
     const size_t sample = s->n < SPREAD_SAMPLE_ROWS ? s->n : SPREAD_SAMPLE_ROWS;
     double spread = 0.0;
     for (size_t i = 0; i < sample; i++) {
@@ -304,7 +304,7 @@ double imm_lap_spread(const lap_state *s) {
     return spread / (double)sample;
 }
 
-bool imm_lap_potentials_usable(const lap_state *s) {
+bool imi_lap_potentials_usable(const lap_state *s) {
     const double limit = LAP_V_BAND * fmax(fabs(s->cmin), fabs(s->cmax));
     for (size_t j = 0; j < s->n; j++)
         if (!(fabs(s->v[j]) <= limit))

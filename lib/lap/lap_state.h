@@ -45,10 +45,10 @@ typedef struct {
 } lap_state;
 
 /* Bytes of workspace for a rows x cols problem, 0 on overflow. */
-size_t imm_lap_state_bytes(size_t rows, size_t cols);
+size_t imi_lap_state_bytes(size_t rows, size_t cols);
 
-/* Carves the state out of `work` (imm_lap_state_bytes long, 8-byte aligned). */
-void imm_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t cols, int threads,
+/* Carves the state out of `work` (imi_lap_state_bytes long, 8-byte aligned). */
+void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t cols, int threads,
                         void *work);
 
 static inline const float *lap_row(const lap_state *s, size_t i) {
@@ -60,19 +60,19 @@ static inline const float *lap_row(const lap_state *s, size_t i) {
 /* Smallest two reduced costs of row i (exactly what the dense kernel returns), from the row's
    candidate list when it decides them, else from a fresh list or the dense row. Touches only
    row i's list, so rows may be scanned in parallel. */
-void imm_lap_row_min2(lap_state *s, size_t i, lap_min2 *m);
+void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m);
 
 /* Empties the assignment and puts every row on the free list; returns m. */
-size_t imm_lap_free_all(lap_state *s);
+size_t imi_lap_free_all(lap_state *s);
 
 /* Sets v to the column means (dummy rows included; finite costs only when s->forbidden) and fills
    cmin / cmax (finite costs). */
-void imm_lap_column_means(lap_state *s);
+void imi_lap_column_means(lap_state *s);
 
 /* Typical gap between a row's mean and its smallest reduced cost (first rows sampled). */
-double imm_lap_spread(const lap_state *s);
+double imi_lap_spread(const lap_state *s);
 
-/* The first epsilon, as a share of imm_lap_spread(): large enough that the first phase settles
+/* The first epsilon, as a share of imi_lap_spread(): large enough that the first phase settles
    the coarse structure in few bids, small enough that candidate lists survive it (0.25 cost
    ~25% more time at B = 4096 on image-noise costs, 0.04 about the same as 0.1). */
 #define AUCTION_FIRST_EPS_SPREAD 0.1
@@ -89,22 +89,22 @@ typedef struct {
 #define LAP_V_BAND 0x1p10
 
 /* Whether the exact phases can start from s->v: finite and within LAP_V_BAND max(|cmin|, |cmax|)
-   of zero (cmin / cmax as set by imm_lap_column_means()). */
-bool imm_lap_potentials_usable(const lap_state *s);
+   of zero (cmin / cmax as set by imi_lap_column_means()). */
+bool imi_lap_potentials_usable(const lap_state *s);
 
 /* Epsilon-scaling auction from the current v: phases with eps_first, eps_first / 8, ... down to
    eps_last (the last phase runs at eps_last exactly). Jacobi bidding: all free rows bid against
    the same prices, in parallel; the highest bid per column wins, ties to the earlier row, so the
    result does not depend on the thread count. Leaves x / y holding the last phase's assignment,
    complete unless a phase spent its bid budget. */
-void imm_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st);
+void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st);
 
 /* Exact phases from the current v: ARR from an empty assignment, then Dijkstra augmentations.
    False when a row has no augmenting path: forbidden pairs leave no complete assignment. */
-bool imm_lap_finish_exact(lap_state *s);
+bool imi_lap_finish_exact(lap_state *s);
 
 /* Dijkstra augmentation for every free row (completes any partial assignment). Returns the
    count, or -1 when a row has no augmenting path (infeasible). */
-int64_t imm_lap_augment_free(lap_state *s);
+int64_t imi_lap_augment_free(lap_state *s);
 
 #endif

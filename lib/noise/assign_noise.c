@@ -14,11 +14,11 @@
 /* Byte offsets of the pieces of the workspace, each 64-byte aligned. */
 typedef struct {
     size_t dist;   /* batch x cols floats: the distance matrix (cols = pool size) */
-    size_t lap;    /* imm_lap_state_bytes(batch, cols) */
+    size_t lap;    /* imi_lap_state_bytes(batch, cols) */
     size_t assign; /* batch int32 */
     size_t marks;  /* batch bytes (permutation) */
     size_t row;    /* dim floats (permutation) */
-    size_t distws; /* imm_dist_workspace_bytes(): packed rows, norms, tiles */
+    size_t distws; /* imi_dist_workspace_bytes(): packed rows, norms, tiles */
     size_t total;
 } noise_layout;
 
@@ -37,15 +37,15 @@ static int plan(size_t batch, size_t cols, size_t dim, const imm_options *o, noi
     size_t cells, dist_bytes, data, lap_bytes, row_bytes, distws_bytes, at = 0;
     RETURN_ERROR_IF(cols > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(
-        !imm_mul_size(batch, cols, &cells) || !imm_mul_size(cells, sizeof(float), &dist_bytes) ||
-            !imm_mul_size(cols, dim, &data) || !imm_mul_size(data, sizeof(float), &data) ||
-            !imm_mul_size(dim, sizeof(float), &row_bytes),
+        !imi_mul_size(batch, cols, &cells) || !imi_mul_size(cells, sizeof(float), &dist_bytes) ||
+            !imi_mul_size(cols, dim, &data) || !imi_mul_size(data, sizeof(float), &data) ||
+            !imi_mul_size(dim, sizeof(float), &row_bytes),
         IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(batch > 0 && dim == 0, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(cols < batch, IMM_ERR_INVALID_ARG);
-    lap_bytes = imm_lap_state_bytes(batch, cols);
+    lap_bytes = imi_lap_state_bytes(batch, cols);
     RETURN_ERROR_IF(lap_bytes == 0, IMM_ERR_TOO_LARGE);
-    distws_bytes = batch == 0 ? 0 : imm_dist_workspace_bytes(batch, cols, dim, o);
+    distws_bytes = batch == 0 ? 0 : imi_dist_workspace_bytes(batch, cols, dim, o);
     RETURN_ERROR_IF(batch > 0 && distws_bytes == 0, IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(!add_piece(&at, dist_bytes, &l->dist) || !add_piece(&at, lap_bytes, &l->lap) ||
                         !add_piece(&at, batch * sizeof(int32_t), &l->assign) ||
@@ -64,16 +64,16 @@ static int solve(imm_ctx *ctx, const float *x, size_t batch, const float *noise,
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || noise == NULL, IMM_ERR_INVALID_ARG);
     /* Allocate before reading the data: a batch too large for memory fails fast with NOMEM. */
-    FORWARD_IF_ERROR(imm_ctx_reserve(ctx, l->total));
+    FORWARD_IF_ERROR(imi_ctx_reserve(ctx, l->total));
     unsigned char *base = ctx->work;
     float *dist = (float *)(base + l->dist);
     *assign = (int32_t *)(base + l->assign);
     FORWARD_IF_ERROR(
-        imm_dist_compute(x, batch, noise, cols, dim, &ctx->opts, base + l->distws, dist));
+        imi_dist_compute(x, batch, noise, cols, dim, &ctx->opts, base + l->distws, dist));
     lap_state s;
-    imm_lap_state_init(&s, dist, batch, cols, imm_threads(&ctx->opts), base + l->lap);
+    imi_lap_state_init(&s, dist, batch, cols, imi_threads(&ctx->opts), base + l->lap);
     /* distances are finite: no forbidden pair, so this cannot fail */
-    return imm_lap_run(&s, &ctx->opts, *assign, NULL, NULL, NULL, NULL);
+    return imi_lap_run(&s, &ctx->opts, *assign, NULL, NULL, NULL, NULL);
 }
 
 /* IMM_ERR_INVALID_ARG when an output (out: rows x dim floats, index: rows int32) overlaps an input
@@ -82,13 +82,13 @@ static int solve(imm_ctx *ctx, const float *x, size_t batch, const float *noise,
 static int check_overlap(const float *x, size_t rows, const float *src, size_t src_rows, size_t dim,
                          const float *out, const int32_t *index) {
     size_t xb, sb;
-    RETURN_ERROR_IF(!imm_mul_size(rows, dim, &xb) || !imm_mul_size(xb, sizeof(float), &xb) ||
-                        !imm_mul_size(src_rows, dim, &sb) || !imm_mul_size(sb, sizeof(float), &sb),
+    RETURN_ERROR_IF(!imi_mul_size(rows, dim, &xb) || !imi_mul_size(xb, sizeof(float), &xb) ||
+                        !imi_mul_size(src_rows, dim, &sb) || !imi_mul_size(sb, sizeof(float), &sb),
                     IMM_ERR_TOO_LARGE);
     const size_t ib = rows * sizeof(int32_t);
-    RETURN_ERROR_IF(imm_overlap(out, xb, x, xb) || imm_overlap(out, xb, src, sb) ||
-                        imm_overlap(index, ib, x, xb) || imm_overlap(index, ib, src, sb) ||
-                        imm_overlap(index, ib, out, xb),
+    RETURN_ERROR_IF(imi_overlap(out, xb, x, xb) || imi_overlap(out, xb, src, sb) ||
+                        imi_overlap(index, ib, x, xb) || imi_overlap(index, ib, src, sb) ||
+                        imi_overlap(index, ib, out, xb),
                     IMM_ERR_INVALID_ARG);
     return IMM_OK;
 }
@@ -107,7 +107,7 @@ static int assign_noise(imm_ctx *ctx, const float *x, float *noise, size_t batch
     if (perm != NULL)
         memcpy(perm, assign, batch * sizeof(int32_t));
     memset(marks, 0, batch);
-    imm_permute_apply(noise, batch, dim, assign, marks, (float *)(base + l.row));
+    imi_permute_apply(noise, batch, dim, assign, marks, (float *)(base + l.row));
     return IMM_OK;
 }
 
@@ -129,19 +129,19 @@ static int assign_pool(imm_ctx *ctx, const float *x, size_t batch, const float *
 /* The entry points below run these under the library's floating-point environment. */
 static int assign_noise_fp(imm_ctx *ctx, const float *x, float *noise, size_t batch, size_t dim,
                            int32_t *perm) {
-    imm_fpenv fe;
-    imm_fpenv_enter(&fe);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
     int status = assign_noise(ctx, x, noise, batch, dim, perm);
-    imm_fpenv_leave(&fe);
+    imi_fpenv_leave(&fe);
     return status;
 }
 
 static int assign_pool_fp(imm_ctx *ctx, const float *x, size_t batch, const float *pool,
                           size_t pool_size, size_t dim, float *out, int32_t *index) {
-    imm_fpenv fe;
-    imm_fpenv_enter(&fe);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
     int status = assign_pool(ctx, x, batch, pool, pool_size, dim, out, index);
-    imm_fpenv_leave(&fe);
+    imi_fpenv_leave(&fe);
     return status;
 }
 
@@ -154,9 +154,9 @@ int imm_ctx_assign_noise(imm_ctx *ctx, const float *x, float *noise, size_t batc
 int imm_assign_noise(const float *x, float *noise, size_t batch, size_t dim,
                      const imm_options *opts, int32_t *perm) {
     imm_ctx ctx;
-    FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
+    FORWARD_IF_ERROR(imi_ctx_init_local(&ctx, opts));
     int status = assign_noise_fp(&ctx, x, noise, batch, dim, perm);
-    imm_ctx_release(&ctx);
+    imi_ctx_release(&ctx);
     return status;
 }
 
@@ -169,9 +169,9 @@ int imm_ctx_assign_noise_pool(imm_ctx *ctx, const float *x, size_t batch, const 
 int imm_assign_noise_pool(const float *x, size_t batch, const float *pool, size_t pool_size,
                           size_t dim, const imm_options *opts, float *out, int32_t *index) {
     imm_ctx ctx;
-    FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
+    FORWARD_IF_ERROR(imi_ctx_init_local(&ctx, opts));
     int status = assign_pool_fp(&ctx, x, batch, pool, pool_size, dim, out, index);
-    imm_ctx_release(&ctx);
+    imi_ctx_release(&ctx);
     return status;
 }
 
@@ -179,9 +179,9 @@ int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim, si
     imm_options o;
     noise_layout l;
     RETURN_ERROR_IF(bytes == NULL, IMM_ERR_INVALID_ARG);
-    RETURN_ERROR_IF(imm_overlap(bytes, sizeof *bytes, opts, sizeof *opts), IMM_ERR_INVALID_ARG);
-    FORWARD_IF_ERROR(imm_options_resolve(opts, &o));
-    FORWARD_IF_ERROR(imm_options_supported(&o));
+    RETURN_ERROR_IF(imi_overlap(bytes, sizeof *bytes, opts, sizeof *opts), IMM_ERR_INVALID_ARG);
+    FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
+    FORWARD_IF_ERROR(imi_options_supported(&o));
     FORWARD_IF_ERROR(plan(batch, batch, dim, &o, &l));
     *bytes = batch == 0 ? 0 : l.total;
     return IMM_OK;

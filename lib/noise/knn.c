@@ -24,8 +24,8 @@ static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t
                 size_t *dist_at, size_t *total) {
     size_t cand, bytes;
     RETURN_ERROR_IF(batch > (size_t)INT32_MAX || k > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!imm_mul_size(batch, k, &cand) || !imm_mul_size(cand, dim, &cand) ||
-                        !imm_mul_size(cand, sizeof(float), &cand),
+    RETURN_ERROR_IF(!imi_mul_size(batch, k, &cand) || !imi_mul_size(cand, dim, &cand) ||
+                        !imi_mul_size(cand, sizeof(float), &cand),
                     IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(batch > 0 && (k == 0 || dim == 0), IMM_ERR_INVALID_ARG);
     *slice = *dist_at = *total = 0;
@@ -40,17 +40,17 @@ static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t
         size_t g = sizes[t], cols, bytes_out;
         if (g == 0)
             continue;
-        RETURN_ERROR_IF(!imm_mul_size(g, k, &cols) ||
-                            !imm_mul_size(g * sizeof(float), cols, &bytes_out),
+        RETURN_ERROR_IF(!imi_mul_size(g, k, &cols) ||
+                            !imi_mul_size(g * sizeof(float), cols, &bytes_out),
                         IMM_ERR_TOO_LARGE);
-        size_t w = imm_dist_workspace_bytes(g, cols, dim, &one);
+        size_t w = imi_dist_workspace_bytes(g, cols, dim, &one);
         RETURN_ERROR_IF(w == 0, IMM_ERR_TOO_LARGE);
         ws = w > ws ? w : ws;
         out_bytes = bytes_out > out_bytes ? bytes_out : out_bytes;
     }
     *dist_at = (ws + 63) & ~(size_t)63;
     *slice = *dist_at + ((out_bytes + 63) & ~(size_t)63);
-    RETURN_ERROR_IF(!imm_mul_size(*slice, (size_t)imm_threads(o), &bytes) ||
+    RETURN_ERROR_IF(!imi_mul_size(*slice, (size_t)imi_threads(o), &bytes) ||
                         bytes + batch * sizeof(int32_t) < bytes,
                     IMM_ERR_TOO_LARGE);
     *total = bytes + batch * sizeof(int32_t);
@@ -76,13 +76,13 @@ static void knn_group(long gi, int tid, void *arg) {
     const size_t i0 = (size_t)gi * KNN_GROUP;
     const size_t g = job->batch - i0 < KNN_GROUP ? job->batch - i0 : KNN_GROUP;
     bool scaled;
-    int status = imm_dist_compute_scaled(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim,
+    int status = imi_dist_compute_scaled(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim,
                                          job->one, mine, d, &scaled);
     /* A huge row scales the whole call (imm_distance note 4), which changes the rounding of the
        others: then each image again on its own, so that it gets what imm_distance would give
        it alone. Its k distances land where its diagonal block was. */
     for (size_t r = 0; status == IMM_OK && scaled && g > 1 && r < g; r++)
-        status = imm_dist_compute(job->x + (i0 + r) * dim, 1, job->cand + (i0 + r) * k * dim, k,
+        status = imi_dist_compute(job->x + (i0 + r) * dim, 1, job->cand + (i0 + r) * k * dim, k,
                                   dim, job->one, mine, d + r * g * k + r * k);
     if (status != IMM_OK) {
 #pragma omp atomic write
@@ -107,23 +107,23 @@ static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *c
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || cand == NULL || out == NULL, IMM_ERR_INVALID_ARG);
     const size_t rows = batch * dim * sizeof(float); /* fits: checked by plan() */
-    RETURN_ERROR_IF(imm_overlap(out, rows, x, rows) || imm_overlap(out, rows, cand, k * rows) ||
-                        imm_overlap(index, batch * sizeof(int32_t), x, rows) ||
-                        imm_overlap(index, batch * sizeof(int32_t), cand, k * rows) ||
-                        imm_overlap(index, batch * sizeof(int32_t), out, rows),
+    RETURN_ERROR_IF(imi_overlap(out, rows, x, rows) || imi_overlap(out, rows, cand, k * rows) ||
+                        imi_overlap(index, batch * sizeof(int32_t), x, rows) ||
+                        imi_overlap(index, batch * sizeof(int32_t), cand, k * rows) ||
+                        imi_overlap(index, batch * sizeof(int32_t), out, rows),
                     IMM_ERR_INVALID_ARG);
-    FORWARD_IF_ERROR(imm_ctx_reserve(ctx, total));
-    RETURN_ERROR_IF(!imm_all_finite(x, batch * dim) || !imm_all_finite(cand, batch * k * dim),
+    FORWARD_IF_ERROR(imi_ctx_reserve(ctx, total));
+    RETURN_ERROR_IF(!imi_all_finite(x, batch * dim) || !imi_all_finite(cand, batch * k * dim),
                     IMM_ERR_NONFINITE);
     /* Every k goes through the distance kernels, k = 1 included: the same checks (ranges of the
        precision, overflowing distances) for every k. */
-    const int threads = imm_threads(&ctx->opts);
+    const int threads = imi_threads(&ctx->opts);
     imm_options one = ctx->opts;
     one.num_threads = 1;
     knn_job job = {x, cand, batch, k, dim, slice, dist_at, &one, ctx->work, NULL, 0};
     job.best = (int32_t *)(job.base + slice * (size_t)threads);
     const long groups = (long)((batch + KNN_GROUP - 1) / KNN_GROUP);
-    imm_parallel_for(batch * k * dim > 65536 ? threads : 1, groups, 1, knn_group, &job);
+    imi_parallel_for(batch * k * dim > 65536 ? threads : 1, groups, 1, knn_group, &job);
     RETURN_ERROR_IF(job.failed, IMM_ERR_NONFINITE);
     /* Outputs last. */
     for (size_t i = 0; i < batch; i++)
@@ -135,10 +135,10 @@ static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *c
 
 static int select_knn_fp(imm_ctx *ctx, const float *x, size_t batch, const float *cand, size_t k,
                          size_t dim, float *out, int32_t *index) {
-    imm_fpenv fe;
-    imm_fpenv_enter(&fe);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
     int status = select_knn(ctx, x, batch, cand, k, dim, out, index);
-    imm_fpenv_leave(&fe);
+    imi_fpenv_leave(&fe);
     return status;
 }
 
@@ -151,8 +151,8 @@ int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x, size_t batch, const f
 int imm_select_noise_knn(const float *x, size_t batch, const float *candidates, size_t k,
                          size_t dim, const imm_options *opts, float *out, int32_t *index) {
     imm_ctx ctx;
-    FORWARD_IF_ERROR(imm_ctx_init_local(&ctx, opts));
+    FORWARD_IF_ERROR(imi_ctx_init_local(&ctx, opts));
     int status = select_knn_fp(&ctx, x, batch, candidates, k, dim, out, index);
-    imm_ctx_release(&ctx);
+    imi_ctx_release(&ctx);
     return status;
 }

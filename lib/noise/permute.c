@@ -5,7 +5,7 @@
 #include "core/internal.h"
 #include "noise/noise.h"
 
-bool imm_is_permutation(const int32_t *perm, size_t n, unsigned char *marks) {
+bool imi_is_permutation(const int32_t *perm, size_t n, unsigned char *marks) {
     bool ok = true;
     for (size_t i = 0; i < n && ok; i++) {
         int32_t p = perm[i];
@@ -17,7 +17,7 @@ bool imm_is_permutation(const int32_t *perm, size_t n, unsigned char *marks) {
     return ok;
 }
 
-void imm_permute_apply(float *rows, size_t n, size_t dim, const int32_t *perm, unsigned char *marks,
+void imi_permute_apply(float *rows, size_t n, size_t dim, const int32_t *perm, unsigned char *marks,
                        float *tmp) {
     const size_t row_bytes = dim * sizeof(float);
     for (size_t s = 0; s < n; s++) {
@@ -43,13 +43,13 @@ void imm_permute_apply(float *rows, size_t n, size_t dim, const int32_t *perm, u
 int imm_permute_rows(float *rows, size_t n, size_t dim, const int32_t *perm) {
     size_t cells, tmp_bytes;
     RETURN_ERROR_IF(n > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!imm_mul_size(n, dim, &cells) || !imm_mul_size(cells, sizeof(float), &cells) ||
-                        !imm_mul_size(dim, sizeof(float), &tmp_bytes),
+    RETURN_ERROR_IF(!imi_mul_size(n, dim, &cells) || !imi_mul_size(cells, sizeof(float), &cells) ||
+                        !imi_mul_size(dim, sizeof(float), &tmp_bytes),
                     IMM_ERR_TOO_LARGE);
     if (n == 0)
         return IMM_OK;
     RETURN_ERROR_IF(perm == NULL || (rows == NULL && dim > 0), IMM_ERR_INVALID_ARG);
-    RETURN_ERROR_IF(imm_overlap(rows, cells, perm, n * sizeof(int32_t)), IMM_ERR_INVALID_ARG);
+    RETURN_ERROR_IF(imi_overlap(rows, cells, perm, n * sizeof(int32_t)), IMM_ERR_INVALID_ARG);
     unsigned char *marks = calloc(n, 1);
     float *tmp = malloc(tmp_bytes > 0 ? tmp_bytes : 1);
     if (marks == NULL || tmp == NULL) {
@@ -58,9 +58,9 @@ int imm_permute_rows(float *rows, size_t n, size_t dim, const int32_t *perm) {
         return IMM_ERR_NOMEM;
     }
     int status = IMM_ERR_INVALID_ARG;
-    if (imm_is_permutation(perm, n, marks)) {
+    if (imi_is_permutation(perm, n, marks)) {
         if (dim > 0)
-            imm_permute_apply(rows, n, dim, perm, marks, tmp);
+            imi_permute_apply(rows, n, dim, perm, marks, tmp);
         status = IMM_OK;
     }
     free(marks);
