@@ -212,8 +212,8 @@ IMM_API void imm_options_init(imm_options *opts);
  *      every complete assignment needs one; the auction returns IMM_ERR_UNSUPPORTED for such a
  *      matrix. NaN and -Inf are IMM_ERR_NONFINITE. Forbidden pairs skip the auction warm start
  *      of the exact solver (slower on large flat matrices, still exact).
- *   5. Memory: beyond the cost matrix, one block of 76 bytes per column plus 8 + 8 min(32, cols)
- *      bytes per row, plus 8 (tests/test_alloc.c). */
+ *   5. Memory: beyond the cost matrix, one block of 76 bytes per column (rounded up to a
+ *      multiple of 8) plus 8 + 8 min(32, cols) bytes per row (tests/test_alloc.c). */
 IMM_API IMM_NODISCARD int imm_lap_solve(const float *cost, size_t rows, size_t cols,
                                         const imm_options *opts, int32_t *assign, double *total);
 

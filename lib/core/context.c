@@ -2,6 +2,14 @@
 #include <stdlib.h>
 
 #include "core/context.h"
+#include "core/layout.h"
+
+void *imi_alloc64(size_t bytes, void **raw) {
+    if (bytes > SIZE_MAX - 63)
+        return NULL;
+    *raw = malloc(bytes + 63);
+    return *raw == NULL ? NULL : (void *)(((uintptr_t)*raw + 63) & ~(uintptr_t)63);
+}
 
 int imi_ctx_init_local(imm_ctx *ctx, const imm_options *opts) {
     *ctx = (imm_ctx){0};
@@ -38,14 +46,11 @@ void imm_ctx_free(imm_ctx *ctx) {
 int imi_ctx_reserve(imm_ctx *ctx, size_t bytes) {
     if (bytes <= ctx->work_bytes)
         return IMM_OK;
-    /* malloc, aligned by hand: glibc hands a freed large block back to the next one-shot call,
-       where aligned_alloc's fresh mapping would page-fault on every 4 KiB again. */
-    RETURN_ERROR_IF(bytes > SIZE_MAX - 63, IMM_ERR_NOMEM);
-    void *raw = malloc(bytes + 63);
-    RETURN_ERROR_IF(raw == NULL, IMM_ERR_NOMEM);
+    void *raw, *work = imi_alloc64(bytes, &raw);
+    RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
     free(ctx->raw);
     ctx->raw = raw;
-    ctx->work = (void *)(((uintptr_t)raw + 63) & ~(uintptr_t)63);
+    ctx->work = work;
     ctx->work_bytes = bytes;
     return IMM_OK;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/layout.h"
 #include "distance/dist_plan.h"
 #include "distance/distance.h"
 
@@ -75,36 +76,30 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     const size_t rows = p->ypanels * p->k->nr, dimp = round_up(p->dim, p->kc);
     size_t bcap = rows * p->kc > ((size_t)1 << 20) ? rows * p->kc : (size_t)1 << 20;
     size_t acap = amax * p->kc > ((size_t)1 << 18) ? amax * p->kc : (size_t)1 << 18;
-    size_t sizes[16], at = 0, bblock, ablock, scratch, edge, bfull, afull;
+    size_t bfull, afull;
     if (!imi_mul_size(rows, dimp, &bfull) || !imi_mul_size(amax, dimp, &afull))
         return 0;
     bcap = bcap < bfull ? bcap : bfull;
     acap = acap < afull ? acap : afull;
-    if (!imi_mul_size(bcap, p->elem, &bblock) || !imi_mul_size(acap * p->elem, T, &ablock) ||
-        !imi_mul_size(T, DIST_PACK_SCRATCH, &scratch) ||
-        !imi_mul_size(T, (size_t)mr * p->k->nr * 4, &edge))
-        return 0;
-    sizes[0] = bblock, sizes[1] = ablock, sizes[2] = scratch, sizes[3] = edge;
-    sizes[4] = n * 4, sizes[5] = m * 4;   /* xmax, ymax */
-    sizes[6] = n * 8, sizes[7] = m * 8;   /* xn, yn */
-    sizes[8] = n * 8, sizes[9] = m * 8;   /* xs, ys */
-    sizes[10] = n * 8, sizes[11] = m * 8; /* xsum, ysum */
-    size_t offset[12];
-    for (int i = 0; i < 12; i++) {
-        offset[i] = at;
-        if (sizes[i] > SIZE_MAX - at - 64)
-            return 0;
-        at = round_up(at + sizes[i], 64);
+    imi_layout l = IMI_LAYOUT_INIT;
+    const size_t at_b = imi_layout_add(&l, bcap, p->elem, 64);
+    const size_t at_a = imi_layout_add(&l, T, acap * p->elem, 64); /* acap * elem: < bytes of x */
+    const size_t at_scratch = imi_layout_add(&l, T, DIST_PACK_SCRATCH, 64);
+    const size_t at_edge = imi_layout_add(&l, T, (size_t)mr * p->k->nr * 4, 64);
+    const size_t at_xmax = imi_layout_add(&l, n, 4, 64), at_ymax = imi_layout_add(&l, m, 4, 64);
+    const size_t at_xn = imi_layout_add(&l, n, 8, 64), at_yn = imi_layout_add(&l, m, 8, 64);
+    const size_t at_xs = imi_layout_add(&l, n, 8, 64), at_ys = imi_layout_add(&l, m, 8, 64);
+    const size_t at_xsum = imi_layout_add(&l, n, 8, 64), at_ysum = imi_layout_add(&l, m, 8, 64);
+    const size_t total = imi_layout_total(&l, 64);
+    if (base != NULL && total != 0) {
+        p->bblock = base + at_b, p->ablock = base + at_a;
+        p->scratch = base + at_scratch, p->edge = base + at_edge;
+        p->xmax = (uint32_t *)(base + at_xmax), p->ymax = (uint32_t *)(base + at_ymax);
+        p->xn = (double *)(base + at_xn), p->yn = (double *)(base + at_yn);
+        p->xs = (double *)(base + at_xs), p->ys = (double *)(base + at_ys);
+        p->xsum = (int64_t *)(base + at_xsum), p->ysum = (int64_t *)(base + at_ysum);
     }
-    if (base != NULL) {
-        void *ptr[12];
-        for (int i = 0; i < 12; i++)
-            ptr[i] = base + offset[i];
-        p->bblock = ptr[0], p->ablock = ptr[1], p->scratch = ptr[2], p->edge = ptr[3];
-        p->xmax = ptr[4], p->ymax = ptr[5], p->xn = ptr[6], p->yn = ptr[7];
-        p->xs = ptr[8], p->ys = ptr[9], p->xsum = ptr[10], p->ysum = ptr[11];
-    }
-    return at;
+    return total;
 }
 
 size_t imi_dist_workspace_bytes(size_t n, size_t m, size_t dim, const imm_options *o) {
@@ -150,12 +145,8 @@ static int distance(const float *x, size_t n, const float *y, size_t m, size_t d
                     IMM_ERR_INVALID_ARG);
     size_t bytes = imi_dist_workspace_bytes(n, m, dim, &o);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
-    /* malloc, not aligned_alloc: glibc recycles a large malloc block across calls (its mmap
-       threshold adapts), which spares a page fault per 4 KiB of workspace on every call. */
-    RETURN_ERROR_IF(bytes > SIZE_MAX - 63, IMM_ERR_TOO_LARGE);
-    void *block = malloc(bytes + 63);
-    RETURN_ERROR_IF(block == NULL, IMM_ERR_NOMEM);
-    void *work = (void *)(((uintptr_t)block + 63) & ~(uintptr_t)63);
+    void *block, *work = imi_alloc64(bytes, &block);
+    RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
     int status = imi_dist_compute(x, n, y, m, dim, &o, work, out);
     free(block);
     return status;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/layout.h"
 #include "lap/lap.h"
 
 int imi_lap_check_shape(size_t rows, size_t cols, size_t *cells) {
@@ -214,20 +215,25 @@ static void batch_problem(long p, int tid, void *arg) {
     }
 }
 
-/* Sizes of the batch's buffers: per-thread states, then results (assign, u, v, totals) and the
-   per-problem forbidden flags. 0 on overflow. */
-static size_t batch_bytes(size_t count, size_t rows, size_t cols, size_t state_bytes, int threads,
-                          size_t *results_at) {
-    size_t states, per, results;
-    if (!imi_mul_size(state_bytes, (size_t)threads, &states) ||
-        !imi_mul_size(rows, sizeof(int32_t) + sizeof(double), &per) ||
-        per + cols * sizeof(double) < per)
-        return 0;
-    per += cols * sizeof(double) + sizeof(double) + 1;
-    if (!imi_mul_size(count, per, &results) || states > SIZE_MAX - 64 - results)
-        return 0;
-    *results_at = (states + 7) & ~(size_t)7;
-    return *results_at + results;
+/* The batch's workspace: a state per thread, then the results (u, v, totals, assign) and the
+   problems' forbidden flags. */
+typedef struct {
+    size_t state_bytes, u, v, totals, assign, flags, total;
+} batch_layout;
+
+static batch_layout batch_layout_of(size_t count, size_t rows, size_t cols, int threads) {
+    batch_layout b;
+    imi_layout l = IMI_LAYOUT_INIT, one = IMI_LAYOUT_INIT;
+    imi_layout_add(&one, imi_lap_state_bytes(rows, cols), 1, 64);
+    b.state_bytes = imi_layout_total(&one, 64);
+    imi_layout_add(&l, (size_t)threads, b.state_bytes, 64);
+    b.u = imi_layout_add(&l, count, rows * sizeof(double), 64); /* rows, cols < 2^31 */
+    b.v = imi_layout_add(&l, count, cols * sizeof(double), 8);
+    b.totals = imi_layout_add(&l, count, sizeof(double), 8);
+    b.assign = imi_layout_add(&l, count, rows * sizeof(int32_t), 8);
+    b.flags = imi_layout_add(&l, count, 1, 1);
+    b.total = b.state_bytes == 0 ? 0 : imi_layout_total(&l, 64);
+    return b;
 }
 
 static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols,
@@ -257,22 +263,19 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
         return IMM_OK;
     }
     RETURN_ERROR_IF(cost == NULL || assign == NULL, IMM_ERR_INVALID_ARG);
-    const size_t state_bytes = (imi_lap_state_bytes(rows, cols) + 63) & ~(size_t)63;
-    RETURN_ERROR_IF(state_bytes == 0, IMM_ERR_TOO_LARGE);
     const int threads = imi_threads(&o);
-    size_t results_at,
-        total_bytes = batch_bytes(count, rows, cols, state_bytes, threads, &results_at);
-    RETURN_ERROR_IF(total_bytes == 0, IMM_ERR_TOO_LARGE);
-    unsigned char *work = malloc(total_bytes);
+    const batch_layout bl = batch_layout_of(count, rows, cols, threads);
+    RETURN_ERROR_IF(bl.total == 0, IMM_ERR_TOO_LARGE);
+    unsigned char *work = malloc(bl.total);
     RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
-    batch_job job = {cost, rows, cols, cells, state_bytes, o, work,
-                     NULL, NULL, NULL, NULL,  NULL,        0};
+    batch_job job = {cost, rows, cols, cells, bl.state_bytes, o, work,
+                     NULL, NULL, NULL, NULL,  NULL,           0};
     job.one.num_threads = 1;
-    job.u = (double *)(work + results_at);
-    job.v = job.u + count * rows;
-    job.totals = job.v + count * cols;
-    job.assign = (int32_t *)(job.totals + count);
-    unsigned char *flags = (unsigned char *)(job.assign + count * rows);
+    job.u = (double *)(work + bl.u);
+    job.v = (double *)(work + bl.v);
+    job.totals = (double *)(work + bl.totals);
+    job.assign = (int32_t *)(work + bl.assign);
+    unsigned char *flags = work + bl.flags;
     job.forbidden = flags;
     int status = IMM_OK;
     for (size_t q = 0; q < count && status == IMM_OK; q++) {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "core/layout.h"
 #include "lap/lap_state.h"
 
 #define SPREAD_SAMPLE_ROWS 16
@@ -17,21 +18,34 @@
 
 static size_t list_length(size_t cols) { return cols < LAP_CANDIDATES ? cols : LAP_CANDIDATES; }
 
-size_t imi_lap_state_bytes(size_t rows, size_t cols) {
-    size_t bytes, lists;
-    /* 5 double, 8 int32 and 1 float arrays of cols entries, in that order (8-byte aligned), then
-       the candidate lists: rows thresholds (double), rows x k columns and costs. */
-    if (!imi_mul_size(cols, 5 * sizeof(double) + 8 * sizeof(int32_t) + sizeof(float), &bytes) ||
-        !imi_mul_size(rows, sizeof(double) + list_length(cols) * 8, &lists) ||
-        bytes + lists < bytes)
-        return 0;
-    return bytes + lists + 8;
+/* The workspace of a rows x cols state: 5 double and 8 int32 arrays of cols entries, the dummy
+   rows' zero costs, then the candidate lists (rows thresholds, rows x k columns and costs). */
+typedef struct {
+    size_t dbl, i32, zeros, thr, cand_j, cand_c, total;
+} state_layout;
+
+static state_layout layout_of(size_t rows, size_t cols) {
+    const size_t k = list_length(cols);
+    imi_layout l = IMI_LAYOUT_INIT;
+    state_layout s;
+    s.dbl = imi_layout_add(&l, 5 * cols, sizeof(double), sizeof(double));
+    s.i32 = imi_layout_add(&l, 8 * cols, sizeof(int32_t), sizeof(int32_t));
+    s.zeros = imi_layout_add(&l, cols, sizeof(float), sizeof(float));
+    s.thr = imi_layout_add(&l, rows, sizeof(double), sizeof(double));
+    s.cand_j = imi_layout_add(&l, rows * k, sizeof(int32_t), sizeof(int32_t)); /* rows <= cols */
+    s.cand_c = imi_layout_add(&l, rows * k, sizeof(float), sizeof(float));
+    s.total = imi_layout_total(&l, sizeof(double));
+    return s;
 }
+
+size_t imi_lap_state_bytes(size_t rows, size_t cols) { return layout_of(rows, cols).total; }
 
 void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t cols, int threads,
                         void *work) {
     const size_t n = cols;
-    double *dp = work;
+    const state_layout l = layout_of(rows, cols);
+    unsigned char *base = work;
+    double *dp = (double *)(base + l.dbl);
     s->cost = cost;
     s->rows = rows;
     s->n = n;
@@ -45,7 +59,7 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->sc = dp + 2 * n;
     s->bid_val = dp + 3 * n;
     s->win_val = dp + 4 * n;
-    int32_t *ip = (int32_t *)(dp + 5 * n);
+    int32_t *ip = (int32_t *)(base + l.i32);
     s->x = ip;
     s->y = ip + n;
     s->pred = ip + 2 * n;
@@ -54,15 +68,13 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->free2 = ip + 5 * n;
     s->bid_col = ip + 6 * n;
     s->win_k = ip + 7 * n;
-    float *zeros = (float *)(ip + 8 * n);
+    float *zeros = (float *)(base + l.zeros);
     memset(zeros, 0, n * sizeof(float));
     s->zeros = zeros;
-    /* zeros ends on a 4-byte boundary: realign for the doubles. */
-    uintptr_t at = ((uintptr_t)(zeros + n) + 7) & ~(uintptr_t)7;
     s->k = n >= LIST_MIN_COLS ? list_length(n) : 0; /* k = 0: dense scans only */
-    s->cand_thr = (double *)at;
-    s->cand_j = (int32_t *)(s->cand_thr + rows);
-    s->cand_c = (float *)(s->cand_j + rows * s->k);
+    s->cand_thr = (double *)(base + l.thr);
+    s->cand_j = (int32_t *)(base + l.cand_j);
+    s->cand_c = (float *)(base + l.cand_c);
     for (size_t i = 0; i < rows; i++)
         s->cand_thr[i] = NAN;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/context.h"
+#include "core/layout.h"
 #include "distance/distance.h"
 #include "lap/lap.h"
 #include "noise/noise.h"
@@ -22,19 +23,10 @@ typedef struct {
     size_t total;
 } noise_layout;
 
-static bool add_piece(size_t *at, size_t bytes, size_t *offset) {
-    *offset = *at;
-    size_t end = *at + bytes;
-    if (end < *at || end + 63 < end)
-        return false;
-    *at = (end + 63) & ~(size_t)63;
-    return true;
-}
-
 /* Argument checks shared by every noise entry point, then the workspace layout, for batch images
    against cols noise rows. */
 static int plan(size_t batch, size_t cols, size_t dim, const imm_options *o, noise_layout *l) {
-    size_t cells, dist_bytes, data, lap_bytes, row_bytes, distws_bytes, at = 0;
+    size_t cells, dist_bytes, data, lap_bytes, row_bytes, distws_bytes;
     RETURN_ERROR_IF(cols > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(
         !imi_mul_size(batch, cols, &cells) || !imi_mul_size(cells, sizeof(float), &dist_bytes) ||
@@ -43,16 +35,19 @@ static int plan(size_t batch, size_t cols, size_t dim, const imm_options *o, noi
         IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(batch > 0 && dim == 0, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(cols < batch, IMM_ERR_INVALID_ARG);
-    lap_bytes = imi_lap_state_bytes(batch, cols);
-    RETURN_ERROR_IF(lap_bytes == 0, IMM_ERR_TOO_LARGE);
+    lap_bytes = batch == 0 ? 0 : imi_lap_state_bytes(batch, cols);
+    RETURN_ERROR_IF(batch > 0 && lap_bytes == 0, IMM_ERR_TOO_LARGE);
     distws_bytes = batch == 0 ? 0 : imi_dist_workspace_bytes(batch, cols, dim, o);
     RETURN_ERROR_IF(batch > 0 && distws_bytes == 0, IMM_ERR_TOO_LARGE);
-    RETURN_ERROR_IF(!add_piece(&at, dist_bytes, &l->dist) || !add_piece(&at, lap_bytes, &l->lap) ||
-                        !add_piece(&at, batch * sizeof(int32_t), &l->assign) ||
-                        !add_piece(&at, batch, &l->marks) || !add_piece(&at, row_bytes, &l->row) ||
-                        !add_piece(&at, distws_bytes, &l->distws),
-                    IMM_ERR_TOO_LARGE);
-    l->total = at;
+    imi_layout lay = IMI_LAYOUT_INIT;
+    l->dist = imi_layout_add(&lay, dist_bytes, 1, 64);
+    l->lap = imi_layout_add(&lay, lap_bytes, 1, 64);
+    l->assign = imi_layout_add(&lay, batch, sizeof(int32_t), 64);
+    l->marks = imi_layout_add(&lay, batch, 1, 64);
+    l->row = imi_layout_add(&lay, row_bytes, 1, 64);
+    l->distws = imi_layout_add(&lay, distws_bytes, 1, 64);
+    l->total = imi_layout_total(&lay, 64);
+    RETURN_ERROR_IF(lay.overflow, IMM_ERR_TOO_LARGE);
     return IMM_OK;
 }
 

@@ -14,21 +14,22 @@
 #include <string.h>
 
 #include "core/context.h"
+#include "core/layout.h"
 #include "distance/distance.h"
 
 #define KNN_GROUP 16
 
 /* Per-thread slices (distance kernel workspace, then at dist_at the distances of one group),
-   then batch indices. */
+   then at best_at the batch indices. */
 static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t *slice,
-                size_t *dist_at, size_t *total) {
-    size_t cand, bytes;
+                size_t *dist_at, size_t *best_at, size_t *total) {
+    size_t cand;
     RETURN_ERROR_IF(batch > (size_t)INT32_MAX || k > (size_t)INT32_MAX, IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(!imi_mul_size(batch, k, &cand) || !imi_mul_size(cand, dim, &cand) ||
                         !imi_mul_size(cand, sizeof(float), &cand),
                     IMM_ERR_TOO_LARGE);
     RETURN_ERROR_IF(batch > 0 && (k == 0 || dim == 0), IMM_ERR_INVALID_ARG);
-    *slice = *dist_at = *total = 0;
+    *slice = *dist_at = *best_at = *total = 0;
     if (batch == 0)
         return IMM_OK;
     imm_options one = *o;
@@ -48,12 +49,14 @@ static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t
         ws = w > ws ? w : ws;
         out_bytes = bytes_out > out_bytes ? bytes_out : out_bytes;
     }
-    *dist_at = (ws + 63) & ~(size_t)63;
-    *slice = *dist_at + ((out_bytes + 63) & ~(size_t)63);
-    RETURN_ERROR_IF(!imi_mul_size(*slice, (size_t)imi_threads(o), &bytes) ||
-                        bytes + batch * sizeof(int32_t) < bytes,
-                    IMM_ERR_TOO_LARGE);
-    *total = bytes + batch * sizeof(int32_t);
+    imi_layout one_thread = IMI_LAYOUT_INIT, all = IMI_LAYOUT_INIT;
+    imi_layout_add(&one_thread, ws, 1, 64);
+    *dist_at = imi_layout_add(&one_thread, out_bytes, 1, 64);
+    *slice = imi_layout_total(&one_thread, 64);
+    imi_layout_add(&all, (size_t)imi_threads(o), *slice, 64);
+    *best_at = imi_layout_add(&all, batch, sizeof(int32_t), 64);
+    *total = imi_layout_total(&all, 64);
+    RETURN_ERROR_IF(*slice == 0 || *total == 0, IMM_ERR_TOO_LARGE);
     return IMM_OK;
 }
 
@@ -101,8 +104,8 @@ static void knn_group(long gi, int tid, void *arg) {
 
 static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *cand, size_t k,
                       size_t dim, float *out, int32_t *index) {
-    size_t slice, dist_at, total;
-    FORWARD_IF_ERROR(plan(&ctx->opts, batch, k, dim, &slice, &dist_at, &total));
+    size_t slice, dist_at, best_at, total;
+    FORWARD_IF_ERROR(plan(&ctx->opts, batch, k, dim, &slice, &dist_at, &best_at, &total));
     if (batch == 0)
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || cand == NULL || out == NULL, IMM_ERR_INVALID_ARG);
@@ -121,7 +124,7 @@ static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *c
     imm_options one = ctx->opts;
     one.num_threads = 1;
     knn_job job = {x, cand, batch, k, dim, slice, dist_at, &one, ctx->work, NULL, 0};
-    job.best = (int32_t *)(job.base + slice * (size_t)threads);
+    job.best = (int32_t *)(job.base + best_at);
     const long groups = (long)((batch + KNN_GROUP - 1) / KNN_GROUP);
     imi_parallel_for(batch * k * dim > 65536 ? threads : 1, groups, 1, knn_group, &job);
     RETURN_ERROR_IF(job.failed, IMM_ERR_NONFINITE);
