@@ -1,7 +1,7 @@
 /* dist_pack_body.h - the per-row pre-pass (max |v|, the squared norm of the row as the kernels
  * see it, INT8 sums) and packing one panel of x or y over one block of dimensions (rounding for
  * FP16 / BF16, INT8 quantization). Stamped once per ISA
- * (dist_pack.c, dist_stamp_avx2.c, dist_stamp_avx512.c), like the kernels: each file defines
+ * (dist_stamp_scalar.c, dist_stamp_avx2.c, dist_stamp_avx512.c), like the kernels: each file defines
  * DIST_PACK_PANEL to the name of its entry point and includes this body, compiled with its own
  * flags.
  *

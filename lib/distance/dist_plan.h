@@ -1,5 +1,5 @@
 /* dist_plan.h - what the distance front end decides once per call, shared by its parts:
- * distance.c (validation, plan, workspace layout), dist_pack.c (the pre-pass: NaN/Inf, ranges,
+ * distance.c (validation, plan, workspace layout), dist_prepare.c (the pre-pass: NaN/Inf, ranges,
  * prescale, overflow), dist_tiles.c (the blocked parallel loop) and the per-ISA stamps of
  * dist_pack_body.h (packing) and dist_finish_body.h (dot products -> distances).
  *

@@ -1,4 +1,4 @@
-/* dist_tiles.c - the blocked, parallel part of a distance call, and the scalar finisher.
+/* dist_tiles.c - the blocked, parallel part of a distance call.
  *
  * For each round of kpack dimensions (in order): the threads pack y's panels of the round into
  * the shared buffer; then each task (mc rows of x against nc rows of y) packs its rows of x and,
@@ -13,9 +13,6 @@
 #include "core/fpenv.h"
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
-
-#define DIST_FINISH_ROWS imi_dist_finish_rows_scalar
-#include "distance/dist_finish_body.h"
 
 /* A partial tile (at the right or bottom edge) went to `edge`: add its valid part to out the way
    the kernel would have (fp32 add, or int32 add for INT8). */

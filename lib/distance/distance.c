@@ -1,6 +1,6 @@
 /* distance.c - imm_distance(): validation, the call's plan and workspace, then pack and tile.
  *
- * The steps, each in its own file: dist_pack.c (pre-pass: NaN/Inf, ranges, prescale, overflow),
+ * The steps, each in its own file: dist_prepare.c (pre-pass: NaN/Inf, ranges, prescale, overflow),
  * dist_tiles.c (blocked parallel loop), dist_pack_body.h and dist_finish_body.h (packing, and
  * dot products -> distances, stamped per ISA), dist_kernels_<isa>.c (micro-kernels, one table
  * per variant, chosen once in dist_dispatch.c). See dist_plan.h for the loop.

@@ -7,7 +7,8 @@
 # clamped at 0).
 set(_imm_dist_common
   distance/distance.c
-  distance/dist_pack.c
+  distance/dist_prepare.c
+  distance/dist_stamp_scalar.c
   distance/dist_tiles.c
   distance/dist_dispatch.c
   distance/dist_kernels_scalar.c)

@@ -13,7 +13,8 @@
 #include <math.h>
 
 #include "core/internal.h"
-#include "lap/lap_state.h"
+#include "lap/auction.h"
+#include "lap/lap_lists.h"
 
 #define EPS_DIVISOR 8.0
 #define BIDS_PER_ROW 64    /* per phase; phases typically need 1-3 */

@@ -13,6 +13,14 @@
    matrix size fits size_t. Sets *cells = rows * cols. */
 int imi_lap_check_shape(size_t rows, size_t cols, size_t *cells);
 
+/* Exact phases from the current v: ARR from an empty assignment, then Dijkstra augmentations.
+   False when a row has no augmenting path: forbidden pairs leave no complete assignment. */
+bool imi_lap_finish_exact(lap_state *s);
+
+/* Dijkstra augmentation for every free row (completes any partial assignment). Returns the
+   count, or -1 when a row has no augmenting path (infeasible). */
+int64_t imi_lap_augment_free(lap_state *s);
+
 /* Exact solver on an initialised state (lap_exact.c). False: infeasible (forbidden pairs). */
 bool imi_lap_exact(lap_state *s);
 

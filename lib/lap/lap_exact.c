@@ -31,8 +31,9 @@
 #include <string.h>
 
 #include "core/internal.h"
+#include "lap/auction.h"
 #include "lap/lap.h"
-#include "lap/lap_state.h"
+#include "lap/lap_lists.h"
 
 /* The warm start runs the auction from AUCTION_FIRST_EPS_SPREAD down to 1e-4 of the typical
    reduced-cost spread of a row. Measured on image-noise costs at B = 1024..4096, this leaves

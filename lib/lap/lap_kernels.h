@@ -7,13 +7,14 @@
 #ifndef IMM_LAP_KERNELS_H
 #define IMM_LAP_KERNELS_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/fpenv.h" /* refuses -ffast-math builds */
 
 typedef struct {
-    double u1, u2; /* smallest and second smallest of c[j] - v[j] */
+    double u1, u2;  /* smallest and second smallest of c[j] - v[j] */
     int32_t j1, j2; /* their columns (lowest index on ties); j2 = -1 when n == 1 */
 } lap_min2;
 
@@ -44,7 +45,35 @@ typedef struct {
     lap_block_min_fn block_min;
 } lap_kernels;
 
-/* The table for the active SIMD variant (see core/cpu.h), chosen once. */
+/* The lane merge every vector variant ends with (shared bodies, same bits everywhere). */
+
+/* Index of the lexicographically smallest (val[l], idx[l]) over `lanes` lanes. */
+static inline int lap_lanes_argmin(const double *val, const int64_t *idx, int lanes) {
+    int best = 0;
+    for (int l = 1; l < lanes; l++)
+        if (val[l] < val[best] || (val[l] == val[best] && idx[l] < idx[best]))
+            best = l;
+    return best;
+}
+
+/* The two smallest of a row from per-lane minima (v1, i1) and runners-up (v2, i2): the smallest
+   is the best lane minimum, the second that lane's runner-up or another lane's minimum. v1 and
+   i1 are overwritten. */
+static inline lap_min2 lap_lanes_min2(double *v1, int64_t *i1, const double *v2, const int64_t *i2,
+                                      int lanes) {
+    const int L = lap_lanes_argmin(v1, i1, lanes);
+    lap_min2 m = {v1[L], INFINITY, (int32_t)i1[L], -1};
+    v1[L] = v2[L];
+    i1[L] = i2[L];
+    const int S = lap_lanes_argmin(v1, i1, lanes);
+    m.u2 = v1[S];
+    m.j2 = (int32_t)i1[S];
+    if (m.j2 < 0)
+        m.u2 = INFINITY;
+    return m;
+}
+
+/* The table for the active SIMD variant (see core/cpu.h), chosen once (lap_dispatch.c). */
 const lap_kernels *imi_lap_kernels(void);
 
 /* Per-variant tables; the ISA ones exist only when the build compiled them. */
@@ -53,12 +82,11 @@ extern const lap_kernels imi_lap_kernels_avx2;
 extern const lap_kernels imi_lap_kernels_avx512;
 
 /* Scalar pieces the SIMD variants reuse for their tails. */
-void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
-                               lap_min2 *m);
+void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n, lap_min2 *m);
 size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap);
-int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
-                           int32_t row, size_t from, size_t n, double *d, int32_t *pred,
-                           double best, int32_t bestj);
+int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r, int32_t row,
+                           size_t from, size_t n, double *d, int32_t *pred, double best,
+                           int32_t bestj);
 
 #endif

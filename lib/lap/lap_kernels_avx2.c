@@ -4,14 +4,13 @@
 
 #include "lap/lap_kernels.h"
 
-/* Index of the lexicographically smallest (val[l], idx[l]) over 4 lanes. Column indices are
-   carried as doubles, which hold every int32 exactly. */
-static int lane_argmin(const double *val, const double *idx) {
-    int best = 0;
-    for (int l = 1; l < 4; l++)
-        if (val[l] < val[best] || (val[l] == val[best] && idx[l] < idx[best]))
-            best = l;
-    return best;
+/* Column indices ride in the vectors as doubles, which hold every int32 exactly; the lane merge
+   (lap_kernels.h) takes them as integers. */
+static void lane_indices(__m256d idx, int64_t out[4]) {
+    double d[4];
+    _mm256_storeu_pd(d, idx);
+    for (int l = 0; l < 4; l++)
+        out[l] = (int64_t)d[l];
 }
 
 static __m256d reduced(const float *c, const double *v, size_t j) {
@@ -34,20 +33,13 @@ static void two_smallest_avx2(const float *c, const double *v, size_t n, lap_min
         i1 = _mm256_blendv_pd(i1, idx, lt1);
         idx = _mm256_add_pd(idx, step);
     }
-    double a1[4], a2[4], b1[4], b2[4];
+    double a1[4], a2[4];
+    int64_t b1[4], b2[4];
     _mm256_storeu_pd(a1, m1);
     _mm256_storeu_pd(a2, m2);
-    _mm256_storeu_pd(b1, i1);
-    _mm256_storeu_pd(b2, i2);
-    int L = lane_argmin(a1, b1);
-    lap_min2 m = {a1[L], INFINITY, (int32_t)b1[L], -1};
-    a1[L] = a2[L];
-    b1[L] = b2[L];
-    int S = lane_argmin(a1, b1);
-    m.u2 = a1[S];
-    m.j2 = (int32_t)b1[S];
-    if (m.j2 < 0)
-        m.u2 = INFINITY;
+    lane_indices(i1, b1);
+    lane_indices(i2, b2);
+    lap_min2 m = lap_lanes_min2(a1, b1, a2, b2, 4);
     imi_lap_two_smallest_tail(c, v, j, n, &m);
     *out = m;
 }
@@ -68,8 +60,8 @@ static void relax_avx2(const float *c, const double *v, const double *sc, double
         __m256d lt = _mm256_cmp_pd(t, dj, _CMP_LT_OQ);
         dj = _mm256_blendv_pd(dj, t, lt);
         _mm256_storeu_pd(d + j, dj);
-        __m128i lt32 = _mm256_castsi256_si128(
-            _mm256_permutevar8x32_epi32(_mm256_castpd_si256(lt), narrow));
+        __m128i lt32 =
+            _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(lt), narrow));
         _mm_maskstore_epi32(pred + j, lt32, vrow);
         __m256d key = _mm256_add_pd(dj, s);
         __m256d lb = _mm256_cmp_pd(key, best, _CMP_LT_OQ);
@@ -77,10 +69,11 @@ static void relax_avx2(const float *c, const double *v, const double *sc, double
         bidx = _mm256_blendv_pd(bidx, idx, lb);
         idx = _mm256_add_pd(idx, step);
     }
-    double a[4], b[4];
+    double a[4];
+    int64_t b[4];
     _mm256_storeu_pd(a, best);
-    _mm256_storeu_pd(b, bidx);
-    int L = lane_argmin(a, b);
+    lane_indices(bidx, b);
+    int L = lap_lanes_argmin(a, b, 4);
     *bestj = imi_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 

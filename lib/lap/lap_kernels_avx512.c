@@ -4,15 +4,6 @@
 
 #include "lap/lap_kernels.h"
 
-/* Index of the lexicographically smallest (val[l], idx[l]) over 8 lanes. */
-static int lane_argmin(const double *val, const int64_t *idx) {
-    int best = 0;
-    for (int l = 1; l < 8; l++)
-        if (val[l] < val[best] || (val[l] == val[best] && idx[l] < idx[best]))
-            best = l;
-    return best;
-}
-
 static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_min2 *out) {
     __m512d m1 = _mm512_set1_pd(INFINITY), m2 = m1;
     __m512i i1 = _mm512_set1_epi64(-1), i2 = i1;
@@ -35,17 +26,7 @@ static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_m
     _mm512_storeu_pd(a2, m2);
     _mm512_storeu_si512(b1, i1);
     _mm512_storeu_si512(b2, i2);
-    /* The smallest is the best lane minimum; the second is that lane's runner-up or another
-       lane's minimum. */
-    int L = lane_argmin(a1, b1);
-    lap_min2 m = {a1[L], INFINITY, (int32_t)b1[L], -1};
-    a1[L] = a2[L];
-    b1[L] = b2[L];
-    int S = lane_argmin(a1, b1);
-    m.u2 = a1[S];
-    m.j2 = (int32_t)b1[S];
-    if (m.j2 < 0)
-        m.u2 = INFINITY;
+    lap_min2 m = lap_lanes_min2(a1, b1, a2, b2, 8);
     imi_lap_two_smallest_tail(c, v, j, n, &m);
     *out = m;
 }
@@ -78,7 +59,7 @@ static void relax_avx512(const float *c, const double *v, const double *sc, doub
     int64_t b[8];
     _mm512_storeu_pd(a, best);
     _mm512_storeu_si512(b, bidx);
-    int L = lane_argmin(a, b);
+    int L = lap_lanes_argmin(a, b, 8);
     *bestj = imi_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
@@ -103,14 +84,13 @@ static size_t filter_avx512(const float *c, const double *v, size_t n, double cu
     return imi_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
 }
 
-static void block_min_avx512(const float *c, const double *v, size_t n, size_t nb,
-                             double *mins) {
+static void block_min_avx512(const float *c, const double *v, size_t n, size_t nb, double *mins) {
     for (size_t b = 0; b < nb; b++) {
         size_t j = b * n / nb, to = (b + 1) * n / nb;
         __m512d m = _mm512_set1_pd(INFINITY);
         for (; j + 8 <= to; j += 8)
-            m = _mm512_min_pd(m, _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)),
-                                               _mm512_loadu_pd(v + j)));
+            m = _mm512_min_pd(
+                m, _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j)));
         double r = _mm512_reduce_min_pd(m);
         for (; j < to; j++) {
             double h = (double)c[j] - v[j];

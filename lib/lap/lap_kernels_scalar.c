@@ -1,7 +1,7 @@
-/* lap_kernels_scalar.c - reference row scans, and the dispatch of the LAP kernels. */
+/* lap_kernels_scalar.c - the reference row scans, and the scalar tails the vector variants end
+ * with. */
 #include <math.h>
 
-#include "core/cpu.h"
 #include "lap/lap_kernels.h"
 
 void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
@@ -28,9 +28,9 @@ static void two_smallest_scalar(const float *c, const double *v, size_t n, lap_m
     *out = m;
 }
 
-int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r,
-                           int32_t row, size_t from, size_t n, double *d, int32_t *pred,
-                           double best, int32_t bestj) {
+int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r, int32_t row,
+                           size_t from, size_t n, double *d, int32_t *pred, double best,
+                           int32_t bestj) {
     for (size_t j = from; j < n; j++) {
         double t = ((double)c[j] - v[j]) - r + sc[j];
         if (t < d[j]) {
@@ -70,8 +70,7 @@ static size_t filter_scalar(const float *c, const double *v, size_t n, double cu
     return imi_lap_filter_tail(c, v, 0, n, cut, h, col, 0, cap);
 }
 
-static void block_min_scalar(const float *c, const double *v, size_t n, size_t nb,
-                             double *mins) {
+static void block_min_scalar(const float *c, const double *v, size_t n, size_t nb, double *mins) {
     for (size_t b = 0; b < nb; b++) {
         double m = INFINITY;
         for (size_t j = b * n / nb; j < (b + 1) * n / nb; j++) {
@@ -84,15 +83,3 @@ static void block_min_scalar(const float *c, const double *v, size_t n, size_t n
 
 const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar,
                                             block_min_scalar};
-
-const lap_kernels *imi_lap_kernels(void) {
-    switch (imi_active_arch()) {
-#if defined(IMM_HAVE_AVX512)
-    case IMI_ARCH_AVX512: return &imi_lap_kernels_avx512;
-#endif
-#if defined(IMM_HAVE_AVX2)
-    case IMI_ARCH_AVX2: return &imi_lap_kernels_avx2;
-#endif
-    default: return &imi_lap_kernels_scalar;
-    }
-}

@@ -6,6 +6,7 @@
 
 #include "core/internal.h"
 #include "core/layout.h"
+#include "lap/auction.h"
 #include "lap/lap.h"
 
 int imi_lap_check_shape(size_t rows, size_t cols, size_t *cells) {

@@ -20,9 +20,9 @@
 #include "lap/lap_kernels.h"
 
 typedef struct {
-    const float *cost; /* rows x cols, row stride cols */
-    size_t rows, n;    /* real rows; n = cols */
-    size_t m;          /* rows solved: n (dummy rows added) or rows (wide problems) */
+    const float *cost;  /* rows x cols, row stride cols */
+    size_t rows, n;     /* real rows; n = cols */
+    size_t m;           /* rows solved: n (dummy rows added) or rows (wide problems) */
     const float *zeros; /* n zeros: the cost row of every dummy row */
     const lap_kernels *kern;
     int threads;
@@ -35,10 +35,10 @@ typedef struct {
        the list was built, with their costs, and a lower bound on the reduced cost of every other
        column. v never increases (auction, ARR and Dijkstra only lower it), so the bound stays
        valid, and a scan of the list gives the exact row minimum whenever it stays below it. */
-    int32_t *cand_j;   /* rows x k */
-    float *cand_c;     /* rows x k */
-    double *cand_thr;  /* rows; NaN = list not built yet */
-    size_t k;          /* list length: min(LAP_CANDIDATES, n) */
+    int32_t *cand_j;  /* rows x k */
+    float *cand_c;    /* rows x k */
+    double *cand_thr; /* rows; NaN = list not built yet */
+    size_t k;         /* list length: min(LAP_CANDIDATES, n) */
     /* scratch */
     double *d, *sc, *bid_val, *win_val;
     int32_t *pred, *scanned, *free_, *free2, *bid_col, *win_k;
@@ -57,11 +57,6 @@ static inline const float *lap_row(const lap_state *s, size_t i) {
 
 #define LAP_CANDIDATES 32
 
-/* Smallest two reduced costs of row i (exactly what the dense kernel returns), from the row's
-   candidate list when it decides them, else from a fresh list or the dense row. Touches only
-   row i's list, so rows may be scanned in parallel. */
-void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m);
-
 /* Empties the assignment and puts every row on the free list; returns m. */
 size_t imi_lap_free_all(lap_state *s);
 
@@ -72,17 +67,6 @@ void imi_lap_column_means(lap_state *s);
 /* Typical gap between a row's mean and its smallest reduced cost (first rows sampled). */
 double imi_lap_spread(const lap_state *s);
 
-/* The first epsilon, as a share of imi_lap_spread(): large enough that the first phase settles
-   the coarse structure in few bids, small enough that candidate lists survive it (0.25 cost
-   ~25% more time at B = 4096 on image-noise costs, 0.04 about the same as 0.1). */
-#define AUCTION_FIRST_EPS_SPREAD 0.1
-
-typedef struct {
-    int64_t bids;
-    int32_t phases;
-    double eps; /* epsilon of the last phase */
-} auction_stats;
-
 /* Potentials this far from zero, relative to the largest |cost|, would leave reduced costs c - v
    with too few correct digits for the exact phases (and overflow soon after). An auction with a
    valid accuracy stays far inside: its prices move by a few cost ranges per phase. */
@@ -91,20 +75,5 @@ typedef struct {
 /* Whether the exact phases can start from s->v: finite and within LAP_V_BAND max(|cmin|, |cmax|)
    of zero (cmin / cmax as set by imi_lap_column_means()). */
 bool imi_lap_potentials_usable(const lap_state *s);
-
-/* Epsilon-scaling auction from the current v: phases with eps_first, eps_first / 8, ... down to
-   eps_last (the last phase runs at eps_last exactly). Jacobi bidding: all free rows bid against
-   the same prices, in parallel; the highest bid per column wins, ties to the earlier row, so the
-   result does not depend on the thread count. Leaves x / y holding the last phase's assignment,
-   complete unless a phase spent its bid budget. */
-void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st);
-
-/* Exact phases from the current v: ARR from an empty assignment, then Dijkstra augmentations.
-   False when a row has no augmenting path: forbidden pairs leave no complete assignment. */
-bool imi_lap_finish_exact(lap_state *s);
-
-/* Dijkstra augmentation for every free row (completes any partial assignment). Returns the
-   count, or -1 when a row has no augmenting path (infeasible). */
-int64_t imi_lap_augment_free(lap_state *s);
 
 #endif

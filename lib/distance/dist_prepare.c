@@ -1,6 +1,6 @@
-/* dist_pack.c - the pre-pass of a distance call (NaN/Inf, the precision's range, the power-of-two
- * prescale, outputs that might overflow float), the direct d^2 used where the dot-product form
- * cannot be trusted, and the scalar packer (the reference stamp of dist_pack_body.h).
+/* dist_prepare.c - the pre-pass of a distance call (NaN/Inf, the precision's range, the
+ * power-of-two prescale, outputs that might overflow float) and the direct d^2 used where the
+ * dot-product form cannot be trusted.
  */
 #include <float.h>
 #include <math.h>
@@ -9,10 +9,6 @@
 #include "core/internal.h"
 #include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
-
-#define DIST_PACK_PANEL imi_dist_pack_panel_scalar
-#define DIST_ROW_STATS imi_dist_row_stats_scalar
-#include "distance/dist_pack_body.h"
 
 static uint32_t max_of(const uint32_t *v, size_t n) {
     uint32_t m = 0;
