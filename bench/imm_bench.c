@@ -31,7 +31,7 @@
 #define IMM_BENCH_FASHION_MNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #endif
 
-#define LAP_DIM 3072 /* the solver section uses the image workload of LAP-NOTES.md */
+#define LAP_DIM 3072 /* the solver section: image-noise costs at D = 3072 (docs/solver.md) */
 
 static double now_s(void) {
     struct timespec ts;

@@ -3,6 +3,8 @@
 
 #include "workload.h"
 
+#include "rng.h" /* examples/ddpm/rng.h */
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -17,57 +19,11 @@
 
 #define WL_PI 3.14159265358979323846
 
-/* ---- random numbers: xoshiro256**, seeded with splitmix64 ---------------------------------- */
-
-static uint64_t splitmix64(uint64_t *state) {
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl64(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-void wl_rng_seed(wl_rng *rng, uint64_t seed) {
-    uint64_t sm = seed;
-    for (int i = 0; i < 4; i++)
-        rng->s[i] = splitmix64(&sm); /* never all zero: splitmix64 is a bijection of a counter */
-}
-
-uint64_t wl_rng_next(wl_rng *rng) {
-    uint64_t *s = rng->s;
-    uint64_t result = rotl64(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl64(s[3], 45);
-    return result;
-}
-
-double wl_rng_uniform(wl_rng *rng) { return (double)(wl_rng_next(rng) >> 11) * 0x1.0p-53; }
-
-uint64_t wl_rng_below(wl_rng *rng, uint64_t n) {
-    /* Rejection keeps it unbiased: drop the top partial block of 2^64 mod n values. */
-    uint64_t limit = UINT64_MAX - (UINT64_MAX % n + 1) % n;
-    uint64_t x;
-    do
-        x = wl_rng_next(rng);
-    while (x > limit);
-    return x % n;
-}
-
-double wl_rng_normal(wl_rng *rng) {
-    double u1 = 1.0 - wl_rng_uniform(rng); /* (0, 1]: log never sees 0 */
-    double u2 = wl_rng_uniform(rng);
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * WL_PI * u2);
-}
+/* ---- random numbers: examples/ddpm/rng.c, the project's one generator ----------------------- */
 
 uint64_t wl_seed_for(uint64_t base, uint64_t purpose, uint64_t size) {
     uint64_t sm = base ^ (purpose * 0xD1B54A32D192ED03ull) ^ (size * 0x8CB92BA72F3D8DD7ull);
-    return splitmix64(&sm);
+    return rng_splitmix64(&sm);
 }
 
 /* ---- image sources --------------------------------------------------------------------------- */
@@ -195,17 +151,17 @@ int wl_source_open(wl_source *src, const char *path, char *err, size_t errlen) {
 /* A smooth 28x28 image in [-1, 1]: dark background, a few low-frequency waves and bright blobs.
  * Tuned so that mean x^2 (0.76) and the background share (55%) are close to Fashion-MNIST's
  * (0.755, 62%), which sets the mean image-noise distance. */
-static void synthetic_image(wl_rng *rng, float *img) {
+static void synthetic_image(rng *gen, float *img) {
     double fx[3], fy[3], amp[3], phase[3], bx[3], by[3], bh[3], bs[3];
     for (int k = 0; k < 3; k++) {
-        fx[k] = (double)wl_rng_below(rng, 4);
-        fy[k] = (double)wl_rng_below(rng, 4);
-        amp[k] = 0.1 + 0.4 * wl_rng_uniform(rng);
-        phase[k] = 2.0 * WL_PI * wl_rng_uniform(rng);
-        bx[k] = 4.0 + 20.0 * wl_rng_uniform(rng);
-        by[k] = 4.0 + 20.0 * wl_rng_uniform(rng);
-        bh[k] = 1.5 + 1.5 * wl_rng_uniform(rng);
-        bs[k] = 2.0 + 4.0 * wl_rng_uniform(rng);
+        fx[k] = (double)rng_below(gen, 4);
+        fy[k] = (double)rng_below(gen, 4);
+        amp[k] = 0.1 + 0.4 * rng_uniform(gen);
+        phase[k] = 2.0 * WL_PI * rng_uniform(gen);
+        bx[k] = 4.0 + 20.0 * rng_uniform(gen);
+        by[k] = 4.0 + 20.0 * rng_uniform(gen);
+        bh[k] = 1.5 + 1.5 * rng_uniform(gen);
+        bs[k] = 2.0 + 4.0 * rng_uniform(gen);
     }
     for (int r = 0; r < WL_SIDE; r++) {
         for (int c = 0; c < WL_SIDE; c++) {
@@ -238,12 +194,12 @@ static void expand_image(const float *img, size_t dim, float *row) {
 }
 
 void wl_sample_images(const wl_source *src, uint64_t seed, size_t batch, size_t dim, float *out) {
-    wl_rng rng;
-    wl_rng_seed(&rng, seed);
+    rng gen;
+    rng_seed_plain(&gen, seed);
     float img[WL_SIDE * WL_SIDE];
     if (src->kind == WL_SOURCE_SYNTHETIC || src->count == 0) {
         for (size_t i = 0; i < batch; i++) {
-            synthetic_image(&rng, img);
+            synthetic_image(&gen, img);
             expand_image(img, dim, out + i * dim);
         }
         return;
@@ -257,13 +213,13 @@ void wl_sample_images(const wl_source *src, uint64_t seed, size_t batch, size_t 
     for (size_t i = 0; i < batch; i++) {
         size_t pick;
         if (idx) {
-            size_t j = i + (size_t)wl_rng_below(&rng, src->count - i);
+            size_t j = i + (size_t)rng_below(&gen, src->count - i);
             uint32_t t = idx[i];
             idx[i] = idx[j];
             idx[j] = t;
             pick = idx[i];
         } else {
-            pick = (size_t)wl_rng_below(&rng, src->count);
+            pick = (size_t)rng_below(&gen, src->count);
         }
         const uint8_t *px = src->pixels + pick * WL_SIDE * WL_SIDE;
         for (int k = 0; k < WL_SIDE * WL_SIDE; k++)
@@ -276,22 +232,16 @@ void wl_sample_images(const wl_source *src, uint64_t seed, size_t batch, size_t 
 /* ---- noise and matrices ---------------------------------------------------------------------- */
 
 void wl_gaussian(uint64_t seed, size_t n, float *out) {
-    wl_rng rng;
-    wl_rng_seed(&rng, seed);
-    for (size_t i = 0; i < n; i += 2) {
-        double u1 = 1.0 - wl_rng_uniform(&rng), u2 = wl_rng_uniform(&rng);
-        double r = sqrt(-2.0 * log(u1)), t = 2.0 * WL_PI * u2;
-        out[i] = (float)(r * cos(t));
-        if (i + 1 < n)
-            out[i + 1] = (float)(r * sin(t));
-    }
+    rng gen;
+    rng_seed_plain(&gen, seed);
+    rng_gaussian(&gen, out, n);
 }
 
 void wl_uniform_matrix(uint64_t seed, size_t rows, size_t cols, float scale, float *out) {
-    wl_rng rng;
-    wl_rng_seed(&rng, seed);
+    rng gen;
+    rng_seed_plain(&gen, seed);
     for (size_t i = 0; i < rows * cols; i++)
-        out[i] = (float)(wl_rng_uniform(&rng) * scale);
+        out[i] = (float)(rng_uniform(&gen) * scale);
 }
 
 /*

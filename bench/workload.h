@@ -26,22 +26,6 @@
 #define WL_CHANNELS 3 /* and repeated over WL_CHANNELS channels */
 #define WL_IMAGE_DIM (WL_CHANNELS * WL_PADDED * WL_PADDED) /* 3072 */
 
-/* ---- random numbers ------------------------------------------------------------------------ */
-
-typedef struct wl_rng {
-    uint64_t s[4];
-} wl_rng;
-
-/* Seeds the generator (any seed is fine, including 0). */
-void wl_rng_seed(wl_rng *rng, uint64_t seed);
-uint64_t wl_rng_next(wl_rng *rng);
-/* Uniform in [0, 1) with 53 random bits. */
-double wl_rng_uniform(wl_rng *rng);
-/* Uniform integer in [0, n), n > 0 (unbiased). */
-uint64_t wl_rng_below(wl_rng *rng, uint64_t n);
-/* Standard normal N(0, 1). */
-double wl_rng_normal(wl_rng *rng);
-
 /* Derives an independent seed for a (purpose, size) pair from a base seed, so that each case of
  * a benchmark gets its own reproducible stream regardless of which other cases run. */
 uint64_t wl_seed_for(uint64_t base, uint64_t purpose, uint64_t size);

@@ -2,6 +2,7 @@
  * Diffusion. Build: cc minimal.c $(pkg-config --cflags --libs immiscible) -lm */
 #include <immiscible.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -36,6 +37,7 @@ int main(void) {
     for (int k = 0; k < BATCH * DIM; k++)
         noise[k] = (float)gaussian();
 
+    /* One call, as in a script: it allocates its workspace and frees it again. */
     printf("mean image-noise distance before: %.4f\n", mean_distance(x, noise));
     int status = imm_assign_noise(x, noise, BATCH, DIM, NULL, NULL); /* reorders the noise rows */
     if (status != IMM_OK) {
@@ -43,5 +45,31 @@ int main(void) {
         return EXIT_FAILURE;
     }
     printf("mean image-noise distance after:  %.4f\n", mean_distance(x, noise));
+
+    /* What a trainer does: one context for the whole run, reused every step (after the first
+       step it allocates nothing), and a fresh noise draw per step. */
+    imm_options opts;
+    imm_options_init(&opts);
+    opts.precision = IMM_PRECISION_BF16; /* faster distances; the assignment barely changes */
+    imm_ctx *ctx;
+    if ((status = imm_ctx_create(&ctx, &opts)) != IMM_OK) {
+        fprintf(stderr, "imm_ctx_create failed: %s\n", imm_strerror(status));
+        return EXIT_FAILURE;
+    }
+    for (int step = 0; step < 3; step++) {
+        for (int k = 0; k < BATCH * DIM; k++)
+            noise[k] = (float)gaussian();
+        int32_t perm[BATCH]; /* noise row perm[i] went to image i */
+        status = imm_ctx_assign_noise(ctx, x, noise, BATCH, DIM, perm);
+        if (status != IMM_OK)
+            break;
+        printf("step %d: mean distance %.4f (image 0 got noise row %d)\n", step,
+               mean_distance(x, noise), (int)perm[0]);
+    }
+    imm_ctx_free(ctx);
+    if (status != IMM_OK) {
+        fprintf(stderr, "imm_ctx_assign_noise failed: %s\n", imm_strerror(status));
+        return EXIT_FAILURE;
+    }
     return EXIT_SUCCESS;
 }

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <float.h>
@@ -17,12 +18,10 @@
 
 #include "testutil.h"
 
+/* The auction with the given finish and threads. */
 static imm_options auction_opts(int exact_finish, int threads) {
-    imm_options o;
-    imm_options_init(&o);
-    o.solver = IMM_SOLVER_AUCTION;
+    imm_options o = tu_opts(IMM_SOLVER_AUCTION, IMM_PRECISION_FP32, IMM_METRIC_L2, threads);
     o.exact_finish = exact_finish;
-    o.num_threads = threads;
     return o;
 }
 
@@ -33,12 +32,12 @@ static void fill(float *c, size_t count, int kind, tu_rng *r) {
     for (size_t t = 0; t < count; t++) {
         double x;
         switch (kind) {
-        case 0: x = tu_unif(r); break;                          /* uniform */
-        case 1: x = (double)tu_below(r, 3); break;              /* many ties */
-        case 2: x = 5.0; break;                                 /* constant */
-        case 3: x = -1e30 * tu_unif(r); break;                  /* huge negative */
+        case 0: x = tu_unif(r); break;                                   /* uniform */
+        case 1: x = (double)tu_below(r, 3); break;                       /* many ties */
+        case 2: x = 5.0; break;                                          /* constant */
+        case 3: x = -1e30 * tu_unif(r); break;                           /* huge negative */
         case 4: x = (tu_below(r, 2) ? 1e-30 : 1e30) * tu_unif(r); break; /* 1e-30 .. 1e30 */
-        default: x = 1e-40 * tu_unif(r); break;                 /* denormals */
+        default: x = 1e-40 * tu_unif(r); break;                          /* denormals */
         }
         c[t] = (float)x;
     }
@@ -95,8 +94,7 @@ static void test_exact_finish_matches_exact(void **state) {
             for (int fin = 0; fin < 2; fin++) {
                 imm_options o = auction_opts(fin, 0);
                 imm_lap_info info;
-                assert_int_equal(imm_lap_solve_ex(c, rows, cols, &o, a, NULL, NULL, &info),
-                                 IMM_OK);
+                assert_int_equal(imm_lap_solve_ex(c, rows, cols, &o, a, NULL, NULL, &info), IMM_OK);
                 assert_true(tu_is_injection(a, rows, cols));
                 assert_true(info.lower_bound <= exact + tol);
                 assert_true(info.total - exact <= info.gap_bound + tol);
@@ -185,7 +183,8 @@ static void test_image_noise_quality(void **state) {
             lo = fmin(lo, c[t]);
             hi = fmax(hi, c[t]);
         }
-        assert_true((double)n * info.final_eps <= IMM_AUCTION_DEFAULT_ACCURACY * (hi - lo) * 1.0001);
+        assert_true((double)n * info.final_eps <=
+                    IMM_AUCTION_DEFAULT_ACCURACY * (hi - lo) * 1.0001);
         o.exact_finish = 1;
         assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
         assert_true(fabs(info.total - exact) <= slack(n, 100.0));
@@ -269,10 +268,14 @@ static void test_option_errors(void **state) {
 int main(void) {
     tu_arch_start("test_auction");
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_small_brute_force),  cmocka_unit_test(test_exact_finish_matches_exact),
-        cmocka_unit_test(test_termination),        cmocka_unit_test(test_thread_independence),
-        cmocka_unit_test(test_image_noise_quality), cmocka_unit_test(test_auction_duals),
-        cmocka_unit_test(test_candidate_lists),  cmocka_unit_test(test_option_errors),
+        cmocka_unit_test(test_small_brute_force),
+        cmocka_unit_test(test_exact_finish_matches_exact),
+        cmocka_unit_test(test_termination),
+        cmocka_unit_test(test_thread_independence),
+        cmocka_unit_test(test_image_noise_quality),
+        cmocka_unit_test(test_auction_duals),
+        cmocka_unit_test(test_candidate_lists),
+        cmocka_unit_test(test_option_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

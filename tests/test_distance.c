@@ -14,14 +14,6 @@
 
 #include "testutil.h"
 
-static imm_options opts_for(imm_metric metric, int threads) {
-    imm_options o;
-    imm_options_init(&o);
-    o.metric = metric;
-    o.num_threads = threads;
-    return o;
-}
-
 /* n images, m rows of noise, and a few rows that nearly coincide (small d, large norms: where
  * cancellation hurts) or coincide exactly (d == 0). x and y are n x dim and m x dim. */
 static void make_data(float *x, size_t n, float *y, size_t m, size_t dim, uint64_t seed) {
@@ -74,7 +66,7 @@ static void run_case(size_t n, size_t m, size_t dim, int unaligned, uint64_t see
     make_data(x, n, y, m, dim, seed);
     char what[96];
     for (int metric = 0; metric < 2; metric++) {
-        imm_options o = opts_for((imm_metric)metric, 0);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
         memset(ob, 0xff, (n * m + 1) * sizeof *ob);
         int st = imm_distance(x, n, y, m, dim, &o, out);
         snprintf(what, sizeof what, "%s n=%zu m=%zu%s", metric ? "SQL2" : "L2", n, m,
@@ -106,9 +98,9 @@ static void test_against_reference(void **state) {
 
 /* Header note 2, FP32: d^2 = (|x|^2 + |y|^2) - 2 x.y in double, the dot product in blocks of 256
  * dimensions with one fp32 FMA chain per block (increasing k) and the block sums added in
- * fp32, in block order; below 1/16 of |x|^2 + |y|^2 the sum of (x_k - y_k)^2 in double instead; clamped at 0,
- * rounded to float, for L2 the double square root rounded. Only the summation order of the
- * double norms is left open, so the output must be the rounding of a value within 1e-12
+ * fp32, in block order; below 1/16 of |x|^2 + |y|^2 the sum of (x_k - y_k)^2 in double instead;
+ * clamped at 0, rounded to float, for L2 the double square root rounded. Only the summation order
+ * of the double norms is left open, so the output must be the rounding of a value within 1e-12
  * (relative) of this reference, taking either branch when d^2 sits at the threshold. */
 static double note2_dot(const float *x, const float *y, size_t dim) {
     float dot = 0.0f;
@@ -147,7 +139,7 @@ static void test_fp32_arithmetic(void **state) {
         assert_non_null(y);
         make_data(x, n, y, m, dim, 4711 + d);
         for (int metric = 0; metric < 2; metric++) {
-            imm_options o = opts_for((imm_metric)metric, 1);
+            imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 1);
             assert_int_equal(imm_distance(x, n, y, m, dim, &o, out), IMM_OK);
             for (size_t i = 0; i < n; i++)
                 for (size_t j = 0; j < m; j++) {
@@ -175,17 +167,17 @@ static void test_large_finite_inputs(void **state) {
     (void)state;
     float x[2] = {1e19f, -1e19f}, y[2] = {1e19f, -1e19f}, out[1] = {-1.0f};
     for (int metric = 0; metric < 2; metric++) {
-        imm_options o = opts_for((imm_metric)metric, 1);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 1);
         out[0] = -1.0f;
         assert_int_equal(imm_distance(x, 1, y, 1, 2, &o, out), IMM_OK); /* d = 0 */
         assert_true(out[0] == 0.0f);
     }
     float a = 1.5e19f, z = 0.0f; /* d^2 = 2.25e38 < FLT_MAX */
-    imm_options sq = opts_for(IMM_METRIC_SQL2, 1);
+    imm_options sq = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_SQL2, 1);
     assert_int_equal(imm_distance(&a, 1, &z, 1, 1, &sq, out), IMM_OK);
     assert_true(fabs((double)out[0] - (double)a * a) <= 1e-5 * (double)a * a);
     float big = 1e38f, big2 = 2e38f; /* L2 = 1e38, SQL2 would overflow */
-    imm_options l2 = opts_for(IMM_METRIC_L2, 1);
+    imm_options l2 = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_L2, 1);
     int st = imm_distance(&big, 1, &big2, 1, 1, &l2, out);
     assert_true(st == IMM_OK || st == IMM_ERR_NONFINITE); /* d^2 overflows before the root */
     if (st == IMM_OK && fabs((double)out[0] - 1e38) > 1e-5 * 1e38)
@@ -220,7 +212,8 @@ static void test_empty_and_invalid(void **state) {
                 memcpy(yy, y, sizeof yy);
                 (which ? yy : xx)[pos] = bad[b];
                 for (int metric = 0; metric < 2; metric++) {
-                    imm_options o = opts_for((imm_metric)metric, 0);
+                    imm_options o =
+                        tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
                     assert_int_equal(imm_distance(xx, 2, yy, 2, 3, &o, out), IMM_ERR_NONFINITE);
                     assert_memory_equal(out, sent, sizeof out);
                 }
@@ -229,11 +222,11 @@ static void test_empty_and_invalid(void **state) {
     /* a distance that overflows float: NONFINITE */
     float big[2] = {3e38f, -3e38f}, hx[2] = {2e19f, 0.0f}, zero[2] = {0.0f, 0.0f};
     for (int metric = 0; metric < 2; metric++) {
-        imm_options o = opts_for((imm_metric)metric, 0);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
         assert_int_equal(imm_distance(big, 1, big + 1, 1, 1, &o, out), IMM_ERR_NONFINITE);
         assert_memory_equal(out, sent, sizeof out);
     }
-    imm_options sq = opts_for(IMM_METRIC_SQL2, 0);
+    imm_options sq = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_SQL2, 0);
     assert_int_equal(imm_distance(hx, 1, zero, 1, 2, &sq, out), IMM_ERR_NONFINITE);
     assert_memory_equal(out, sent, sizeof out);
 }
@@ -267,7 +260,7 @@ static void test_reduced_precision(void **state) {
     static const char *const pname[] = {"FP16", "BF16", "INT8"};
     for (size_t p = 0; p < 3; p++)
         for (int metric = 0; metric < 2; metric++) {
-            imm_options o = opts_for((imm_metric)metric, 0);
+            imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
             o.precision = precs[p];
             memcpy(out, sent, sizeof out);
             assert_int_equal(imm_distance(x, n, y, m, dim, &o, out), IMM_OK);
@@ -305,7 +298,7 @@ static void test_thread_invariance(void **state) {
     make_data(x, n, y, m, dim, 123);
     static const int threads[] = {2, 4, 0, 3};
     for (int metric = 0; metric < 2; metric++) {
-        imm_options o = opts_for((imm_metric)metric, 1);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 1);
         assert_int_equal(imm_distance(x, n, y, m, dim, &o, ref), IMM_OK);
         check_values(x, n, y, m, dim, (imm_metric)metric, ref, 1.0, "thread reference");
         for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
@@ -330,7 +323,7 @@ static void test_same_input(void **state) {
     tu_rng r = tu_rng_make(5);
     tu_noise(x, n, dim, &r);
     for (int metric = 0; metric < 2; metric++) {
-        imm_options o = opts_for((imm_metric)metric, 0);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
         assert_int_equal(imm_distance(x, n, x, n, dim, &o, out), IMM_OK);
         check_values(x, n, x, n, dim, (imm_metric)metric, out, 1.0, "x vs x");
         for (size_t i = 0; i < n; i++)
@@ -350,7 +343,8 @@ static void dump_results(FILE *f) {
         make_data(x, n, y, m, dims[d], 3000 + d);
         for (int metric = 0; metric < 2; metric++)
             for (size_t p = 0; p < 3; p++) {
-                imm_options o = opts_for((imm_metric)metric, 0);
+                imm_options o =
+                    tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
                 o.precision = precs[p];
                 memset(out, 0, sizeof out);
                 int st = imm_distance(x, n, y, m, dims[d], &o, out);

@@ -3,9 +3,9 @@
  * against double-precision references computed here, and every SIMD variant against the scalar
  * reference.
  *
- * CTest runs this binary once per IMM_ARCH value. The variant check re-runs the binary itself
- * with IMM_ARCH=scalar (--variant-hashes) and compares a hash of every output bitwise: the
- * header promises the same bits from every variant, for every precision.
+ * CTest runs this binary once per IMM_ARCH value. The variant check (testutil.h) re-runs the
+ * binary under every other variant and compares a hash of every output bitwise: the header
+ * promises the same bits from every variant, for every precision.
  *
  * The rounded / quantized inputs are rebuilt here from the header's definitions (IEEE half via
  * _Float16, bfloat16 ties-to-even with the 2^-40 flush, the INT8 formula), independently of the
@@ -15,32 +15,19 @@
 #include <immiscible.h>
 
 #include <setjmp.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "testutil.h"
 
-extern char **environ;
-
 static const imm_precision k_precisions[] = {IMM_PRECISION_FP32, IMM_PRECISION_FP16,
                                              IMM_PRECISION_BF16, IMM_PRECISION_INT8};
 static const char *const k_prec_names[] = {"FP32", "FP16", "INT8", "BF16"};
-
-static imm_options opts_for(imm_precision prec, imm_metric metric, int threads) {
-    imm_options o;
-    imm_options_init(&o);
-    o.precision = prec;
-    o.metric = metric;
-    o.num_threads = threads;
-    return o;
-}
 
 static int is_scalar_run(void) { return strcmp(imm_simd_arch(), "scalar") == 0; }
 
@@ -280,7 +267,7 @@ static void accuracy_case(data_kind kind, size_t n, size_t m, size_t dim, int un
             const imm_precision prec = k_precisions[p];
             if (kind == DATA_HUGE && prec == IMM_PRECISION_FP16)
                 continue; /* out of the half range: tested as NONFINITE */
-            imm_options o = opts_for(prec, (imm_metric)metric, 0);
+            imm_options o = tu_opts(IMM_SOLVER_EXACT, prec, (imm_metric)metric, 0);
             memset(ob, 0xff, (n * m + 1) * sizeof *ob);
             int st = imm_distance(x, n, y, m, dim, &o, out);
             char what[128];
@@ -370,7 +357,8 @@ static void variant_cases(emit_fn emit, void *ctx) {
                 make_data((data_kind)kind, x, n, y + 1, m, dim, 3000 + 7 * d + s);
                 for (size_t p = 0; p < 4; p++)
                     for (int metric = 0; metric < (dim <= 784 ? 2 : 1); metric++) {
-                        imm_options o = opts_for(k_precisions[p], (imm_metric)metric, 0);
+                        imm_options o =
+                            tu_opts(IMM_SOLVER_EXACT, k_precisions[p], (imm_metric)metric, 0);
                         memset(out, 0, n * m * sizeof *out);
                         int st = imm_distance(x, n, y + 1, m, dim, &o, out);
                         char name[96];
@@ -387,91 +375,13 @@ static void variant_cases(emit_fn emit, void *ctx) {
 }
 
 static void print_case(const char *name, uint64_t hash, void *ctx) {
-    (void)ctx;
-    printf("%s %016llx\n", name, (unsigned long long)hash);
+    fprintf((FILE *)ctx, "%s %016llx\n", name, (unsigned long long)hash);
 }
 
-typedef struct {
-    const char *text; /* the scalar child's output, advanced line by line */
-    size_t cases, mismatches;
-} compare_ctx;
+/* The results the variant comparison (testutil.h) sees: one hash line per case. */
+static void dump_hashes(FILE *out) { variant_cases(print_case, out); }
 
-static void compare_case(const char *name, uint64_t hash, void *vctx) {
-    compare_ctx *c = vctx;
-    char want_name[96];
-    unsigned long long want = 0;
-    int used = 0;
-    c->cases++;
-    if (sscanf(c->text, "%95s %llx%n", want_name, &want, &used) != 2 ||
-        strcmp(want_name, name) != 0) {
-        fail_msg("scalar reference output out of step at %s", name);
-        return;
-    }
-    c->text += used;
-    if (want != hash && c->mismatches++ < 5)
-        print_message("%s: %s differs from the scalar reference\n", name, imm_simd_arch());
-}
-
-/* Runs this program with IMM_ARCH=scalar --variant-hashes; returns its output (malloc'd). */
-static char *scalar_child_output(void) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    size_t envc = 0;
-    while (environ[envc] != NULL)
-        envc++;
-    char **env = calloc(envc + 2, sizeof *env);
-    assert_non_null(env);
-    size_t e = 0;
-    for (size_t i = 0; i < envc; i++)
-        if (strncmp(environ[i], "IMM_ARCH=", 9) != 0)
-            env[e++] = environ[i];
-    env[e++] = "IMM_ARCH=scalar";
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    char *argv[] = {"test_distance_kernels", "--variant-hashes", NULL};
-    pid_t pid;
-    assert_int_equal(posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, env), 0);
-    posix_spawn_file_actions_destroy(&fa);
-    free(env);
-    close(fds[1]);
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    assert_non_null(buf);
-    for (;;) {
-        if (len + 4096 > cap)
-            buf = realloc(buf, cap *= 2);
-        assert_non_null(buf);
-        ssize_t got = read(fds[0], buf + len, 4096);
-        if (got <= 0)
-            break;
-        len += (size_t)got;
-    }
-    buf[len] = '\0';
-    close(fds[0]);
-    int status = 0;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    return buf;
-}
-
-static void test_variants_match_scalar(void **state) {
-    (void)state;
-    if (is_scalar_run()) {
-        print_message("variant in use is scalar, the reference itself: nothing to compare\n");
-        return;
-    }
-    char *ref = scalar_child_output();
-    compare_ctx c = {ref, 0, 0};
-    variant_cases(compare_case, &c);
-    free(ref);
-    if (c.mismatches > 0)
-        fail_msg("%zu of %zu outputs of %s differ from the scalar reference", c.mismatches, c.cases,
-                 imm_simd_arch());
-    print_message("compared: variant %s against scalar (child), %zu outputs: bitwise equal\n",
-                  imm_simd_arch(), c.cases);
-}
+TU_VARIANT_TESTS(dump_hashes)
 
 /*-----------------------------------------------------------------------------------------------
  *  Threads, errors, edge cases.
@@ -486,7 +396,7 @@ static void test_thread_invariance(void **state) {
     make_data(DATA_MIXED, x, n, y, m, dim, 123);
     static const int threads[] = {2, 3, 4, 0};
     for (size_t p = 0; p < 4; p++) {
-        imm_options o = opts_for(k_precisions[p], IMM_METRIC_L2, 1);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, k_precisions[p], IMM_METRIC_L2, 1);
         assert_int_equal(imm_distance(x, n, y, m, dim, &o, ref), IMM_OK);
         for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
             o.num_threads = threads[t];
@@ -519,14 +429,14 @@ static void test_errors_leave_output(void **state) {
                 memcpy(xx, x, sizeof xx);
                 memcpy(yy, y, sizeof yy);
                 (which ? yy : xx)[which ? 4 * 37 - 1 : 40] = bad[b];
-                imm_options o = opts_for(k_precisions[p], IMM_METRIC_L2, 0);
+                imm_options o = tu_opts(IMM_SOLVER_EXACT, k_precisions[p], IMM_METRIC_L2, 0);
                 memcpy(out, sent, sizeof out);
                 assert_int_equal(imm_distance(xx, n, yy, m, dim, &o, out), IMM_ERR_NONFINITE);
                 assert_memory_equal(out, sent, sizeof out);
             }
     /* dim == 0 with a non-empty problem */
     for (size_t p = 0; p < 4; p++) {
-        imm_options o = opts_for(k_precisions[p], IMM_METRIC_L2, 0);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, k_precisions[p], IMM_METRIC_L2, 0);
         memcpy(out, sent, sizeof out);
         assert_int_equal(imm_distance(x, n, y, m, 0, &o, out), IMM_ERR_INVALID_ARG);
         assert_memory_equal(out, sent, sizeof out);
@@ -536,7 +446,7 @@ static void test_errors_leave_output(void **state) {
         float xx[3 * 37];
         memcpy(xx, x, sizeof xx);
         xx[5] = 65520.0f;
-        imm_options o = opts_for(IMM_PRECISION_FP16, IMM_METRIC_SQL2, 0);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP16, IMM_METRIC_SQL2, 0);
         memcpy(out, sent, sizeof out);
         assert_int_equal(imm_distance(xx, n, y, m, dim, &o, out), IMM_ERR_NONFINITE);
         assert_memory_equal(out, sent, sizeof out);
@@ -546,8 +456,8 @@ static void test_errors_leave_output(void **state) {
     /* A distance that overflows float: nothing written, for every precision */
     for (size_t p = 0; p < 4; p++) {
         float big[2] = {3e38f, -3e38f}, hx[2] = {0x1p64f, 0.0f}, zero[2] = {0.0f, 0.0f};
-        imm_options l2 = opts_for(k_precisions[p], IMM_METRIC_L2, 0);
-        imm_options sq = opts_for(k_precisions[p], IMM_METRIC_SQL2, 0);
+        imm_options l2 = tu_opts(IMM_SOLVER_EXACT, k_precisions[p], IMM_METRIC_L2, 0);
+        imm_options sq = tu_opts(IMM_SOLVER_EXACT, k_precisions[p], IMM_METRIC_SQL2, 0);
         int fp16 = k_precisions[p] == IMM_PRECISION_FP16;
         memcpy(out, sent, sizeof out);
         assert_int_equal(imm_distance(big, 1, big + 1, 1, 1, &l2, out), IMM_ERR_NONFINITE);
@@ -571,10 +481,10 @@ static void test_partial_overflow(void **state) {
     }
     memset(sent, 0x33, sizeof sent);
     memcpy(out, sent, sizeof out);
-    imm_options sq = opts_for(IMM_PRECISION_FP32, IMM_METRIC_SQL2, 0);
+    imm_options sq = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_SQL2, 0);
     assert_int_equal(imm_distance(x, 2, y, 2, dim, &sq, out), IMM_ERR_NONFINITE);
     assert_memory_equal(out, sent, sizeof out);
-    imm_options l2 = opts_for(IMM_PRECISION_FP32, IMM_METRIC_L2, 0);
+    imm_options l2 = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_L2, 0);
     assert_int_equal(imm_distance(x, 2, y, 2, dim, &l2, out), IMM_OK);
     assert_true(out[0] == 4.0f);
     assert_true(fabsf(out[3] - 4e19f) <= 4e19f * 1e-6f);
@@ -597,7 +507,7 @@ static void quality_case(size_t batch, size_t dim, uint64_t seed) {
     assert_true(x && y && c32 && c && a && id);
     tu_images(x, batch, dim, &r);
     tu_noise(y, batch, dim, &r);
-    imm_options o = opts_for(IMM_PRECISION_FP32, IMM_METRIC_L2, 0);
+    imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_L2, 0);
     assert_int_equal(imm_distance(x, batch, y, batch, dim, &o, c32), IMM_OK);
     assert_int_equal(imm_lap_solve(c32, batch, batch, &o, a, NULL), IMM_OK);
     for (size_t i = 0; i < batch; i++)
@@ -637,21 +547,19 @@ static void test_assignment_quality(void **state) {
     (void)state;
     const size_t dim = tu_quick() ? 768 : 3072;
     quality_case(256, dim, 42);
-    /* The variants give the same bits (test_variants_match_scalar): the scalar run skips the
+    /* The variants give the same bits (test_same_on_variant_*): the scalar run skips the
        large case, which would take it most of a minute. */
     if (!tu_quick() && !is_scalar_run())
         quality_case(1024, dim, 43);
 }
 
 int main(int argc, char **argv) {
-    if (argc > 1 && strcmp(argv[1], "--variant-hashes") == 0) {
-        variant_cases(print_case, NULL);
+    if (tu_dump_main(argc, argv, dump_hashes))
         return 0;
-    }
     tu_arch_start("test_distance_kernels");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accuracy_shapes),   cmocka_unit_test(test_accuracy_hard_data),
-        cmocka_unit_test(test_accuracy_large),    cmocka_unit_test(test_variants_match_scalar),
+        cmocka_unit_test(test_accuracy_large),    TU_VARIANT_UNIT_TESTS,
         cmocka_unit_test(test_thread_invariance), cmocka_unit_test(test_errors_leave_output),
         cmocka_unit_test(test_partial_overflow),  cmocka_unit_test(test_assignment_quality),
     };

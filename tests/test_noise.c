@@ -20,14 +20,6 @@
 
 #include "testutil.h"
 
-static imm_options opts_for(imm_metric metric, int threads) {
-    imm_options o;
-    imm_options_init(&o);
-    o.metric = metric;
-    o.num_threads = threads;
-    return o;
-}
-
 /* A problem: batch images and batch noise rows of dim values. */
 typedef struct problem {
     size_t batch, dim;
@@ -134,7 +126,7 @@ static void test_permute_rows(void **state) {
  * noise rows, no worse than identity, and equal to the exact optimum of the distance matrix. */
 static void check_assign(const problem *p, imm_metric metric, int threads, imm_precision prec) {
     size_t b = p->batch, dim = p->dim;
-    imm_options o = opts_for(metric, threads);
+    imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, metric, threads);
     o.precision = prec;
     float *noise = copy_floats(p->noise, b * dim), *d = malloc(b * b * sizeof *d);
     float *xcopy = copy_floats(p->x, b * dim);
@@ -265,7 +257,7 @@ static void test_reduced_precisions(void **state) {
                                           IMM_PRECISION_INT8};
     problem p = make_problem(200, 784, 4040);
     for (size_t k = 0; k < 3; k++) {
-        imm_options o = opts_for(IMM_METRIC_L2, 0);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_L2, 0);
         o.precision = precs[k];
         imm_ctx *ctx = NULL;
         assert_int_equal(imm_ctx_create(&ctx, &o), IMM_OK);
@@ -289,7 +281,7 @@ static void test_thread_invariance(void **state) {
     problem p = make_problem(tu_quick() ? 256 : 512, tu_quick() ? 768 : 3072, 31);
     static const int threads[] = {2, 4, 0};
     for (int metric = 0; metric < 2; metric++) {
-        imm_options o = opts_for((imm_metric)metric, 1);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 1);
         result ref = run_oneshot(&p, &o);
         for (size_t t = 0; t < sizeof threads / sizeof threads[0]; t++) {
             o.num_threads = threads[t];
@@ -310,7 +302,8 @@ static void test_context_matches_oneshot(void **state) {
     size_t count = sizeof sizes / sizeof sizes[0] - (tu_quick() ? 1 : 0);
     for (int metric = 0; metric < 2; metric++)
         for (int threads = 1; threads <= 2; threads++) {
-            imm_options o = opts_for((imm_metric)metric, threads);
+            imm_options o =
+                tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, threads);
             imm_ctx *ctx = NULL;
             assert_int_equal(imm_ctx_create(&ctx, &o), IMM_OK);
             assert_non_null(ctx);
@@ -348,7 +341,7 @@ typedef struct job {
 static void *run_job(void *arg) {
     job *j = arg;
     imm_ctx *ctx = NULL;
-    imm_options o = opts_for(IMM_METRIC_L2, 2);
+    imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_L2, 2);
     j->status = j->use_ctx ? imm_ctx_create(&ctx, &o) : IMM_OK;
     for (int k = 0; k < 3 && j->status == IMM_OK; k++) {
         problem *p = &j->p[k];
@@ -367,7 +360,7 @@ static void test_concurrent_pthreads(void **state) {
     static const size_t sizes[3][2] = {{256, 768}, {100, 3072}, {300, 64}};
     for (int use_ctx = 0; use_ctx < 2; use_ctx++) {
         job jobs[2];
-        imm_options o = opts_for(IMM_METRIC_L2, 2);
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_L2, 2);
         for (int t = 0; t < 2; t++) {
             jobs[t].use_ctx = use_ctx;
             jobs[t].status = -100;
@@ -403,7 +396,7 @@ static void test_inside_omp_parallel(void **state) {
     (void)state;
     problem p[2] = {make_problem(200, 768, 61), make_problem(150, 3072, 62)};
     result expect[2], got[2];
-    imm_options o = opts_for(IMM_METRIC_L2, 2);
+    imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, IMM_METRIC_L2, 2);
     for (int t = 0; t < 2; t++) {
         expect[t] = run_oneshot(&p[t], &o);
         got[t].noise = copy_floats(p[t].noise, p[t].batch * p[t].dim);
@@ -458,7 +451,7 @@ static void test_workspace_size(void **state) {
     static const size_t dims[] = {1, 64, 3072};
     for (size_t d = 0; d < 3; d++)
         for (int metric = 0; metric < 2; metric++) {
-            imm_options o = opts_for((imm_metric)metric, 0);
+            imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
             size_t prev = 0;
             for (size_t b = 1; b <= 4096; b += (b < 100 ? 1 : b / 7)) {
                 size_t bytes = 0;
@@ -473,8 +466,8 @@ static void test_workspace_size(void **state) {
                              IMM_OK);
             const size_t matrix = (size_t)4096 * 4096 * sizeof(float);
             if (bytes < matrix || bytes > matrix + (12u << 20))
-                fail_msg("batch 4096 dim %zu: %zu bytes, expected %zu + a few MiB", dims[d],
-                         bytes, matrix);
+                fail_msg("batch 4096 dim %zu: %zu bytes, expected %zu + a few MiB", dims[d], bytes,
+                         matrix);
         }
 }
 
@@ -485,7 +478,7 @@ static void dump_results(FILE *f) {
         problem p = make_problem(batches[k], 3072, 2000 + k);
         int32_t perm[256];
         for (int metric = 0; metric < 2; metric++) {
-            imm_options o = opts_for((imm_metric)metric, 0);
+            imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_FP32, (imm_metric)metric, 0);
             float *noise = copy_floats(p.noise, p.batch * p.dim);
             memset(perm, 0, sizeof perm);
             int st = imm_assign_noise(p.x, noise, p.batch, p.dim, &o, perm);

@@ -25,6 +25,18 @@ static inline int tu_quick(void) {
     return q != NULL && q[0] != '\0' && strcmp(q, "0") != 0;
 }
 
+/* Options: the defaults with these fields set (the tests' one way to build them). */
+static inline imm_options tu_opts(int32_t solver, int32_t precision, int32_t metric,
+                                  int32_t threads) {
+    imm_options o;
+    imm_options_init(&o);
+    o.solver = solver;
+    o.precision = precision;
+    o.metric = metric;
+    o.num_threads = threads;
+    return o;
+}
+
 /*-----------------------------------------------------------------------------------------------
  *  RNG: splitmix64, fixed seeds everywhere.
  *---------------------------------------------------------------------------------------------*/
@@ -328,8 +340,13 @@ static inline int tu_same_on_variant(const char *arch, void (*dump)(FILE *), cha
         ok = strcmp(arch, "scalar") == 0 ? 0 : -1; /* scalar is always available */
         snprintf(why, why_len, "IMM_ARCH=%s: imm_simd_arch() says \"%s\"", arch, ran);
     } else if (got != mine_len || memcmp(theirs, mine, mine_len) != 0) {
-        snprintf(why, why_len, "IMM_ARCH=%s gives different results than %s (this process)", arch,
-                 imm_simd_arch());
+        size_t at = 0, line = 0; /* the first line that differs, for the message */
+        while (at < got && at < mine_len && theirs[at] == mine[at])
+            line += mine[at++] == '\n';
+        snprintf(why, why_len,
+                 "IMM_ARCH=%s gives different results than %s (this process), "
+                 "first at line %zu of the dump",
+                 arch, imm_simd_arch(), line + 1);
         ok = 0;
     }
     free(theirs);

@@ -1,4 +1,5 @@
-/* rng.h - seeded, counter-addressed random numbers for imm-ddpm.
+/* rng.h - seeded, counter-addressed random numbers for imm-ddpm (and the project's benchmarks,
+ * bench/workload.c, which build this file too: one generator for the whole repository).
  *
  * Every random draw of a run is addressed by (seed, stream, a, b) - e.g. (seed, NOISE, step, row) -
  * so rows can be generated in parallel in any order and the three noise modes of --compare see
@@ -28,6 +29,12 @@ enum rng_stream {
 /* Seeds r for the draw addressed by (seed, stream, a, b). */
 void rng_seed(rng *r, uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);
 
+/* Seeds r from one value: its state is the next four splitmix64 outputs from seed. */
+void rng_seed_plain(rng *r, uint64_t seed);
+
+/* One splitmix64 step: advances *state and returns a well-mixed 64-bit value. */
+uint64_t rng_splitmix64(uint64_t *state);
+
 uint64_t rng_next(rng *r);
 
 /* Uniform in [0, 1). */
@@ -35,6 +42,9 @@ double rng_uniform(rng *r);
 
 /* Uniform integer in [0, n), n > 0 (rejection sampling: no modulo bias). */
 uint64_t rng_below(rng *r, uint64_t n);
+
+/* One N(0, 1) draw in double (Box-Muller, the cosine half). */
+double rng_normal(rng *r);
 
 /* Fills out[0..n) with independent N(0, 1) draws (Box-Muller, in double, rounded to float). */
 void rng_gaussian(rng *r, float *out, size_t n);

@@ -4,7 +4,7 @@
  * i, j and equality on the assignment, the assignment is optimal (LP duality). The solver keeps
  * v explicitly and u implicitly (u[i] = c[i][x[i]] - v[x[i]] for an assigned row).
  *
- * Phases (see ../shared/LAP-NOTES.md for why):
+ * Phases (docs/solver.md says why, with measurements):
  *  1. Column potentials. Image-noise costs carry a strong per-column offset (noise rows of small
  *     norm are close to every image). v starts at the column means, which removes that offset,
  *     and a short epsilon-scaling auction (auction.c) then brings v close to optimal prices: a
