@@ -173,8 +173,8 @@ IMM_MPI_API void imm_mpi_ctx_free(imm_mpi_ctx *ctx);
  *  own workspaces per call (see the introduction), and MPI may allocate internally.
  *  Collective; not safe to call concurrently on one context. */
 IMM_MPI_API IMM_NODISCARD int imm_mpi_ctx_assign_noise(imm_mpi_ctx *ctx, const float *x,
-                                                       float *noise, size_t local_batch,
-                                                       size_t dim, int32_t *perm);
+                                                       float *noise, size_t local_batch, size_t dim,
+                                                       int32_t *perm);
 
 /*! imm_mpi_step_stats : what the last call of a context moved and how long each phase took on
  *  this rank (for benchmarks; seconds of MPI_Wtime, bytes of payload as this rank's buffers
