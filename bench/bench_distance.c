@@ -8,7 +8,9 @@
  * B noise rows of D floats, B x D in {256, 1024, 4096} x {784, 3072, 4096}, and prints the median
  * time, GFLOP/s (2 B^2 D per call, integer operations for INT8) and % of those peaks, and checks
  * the targets of issue 3 at B >= 1024. Last, the imm_assign_noise time split (distance / solve /
- * permute) at B = 1024, D = 3072 for each precision.
+ * permute) at B = 1024, D = 3072 for each precision, and imm_select_noise_knn at B = 1024, k = 4,
+ * D = 3072 against one streaming read of its candidates, measured in the same run. The kernel
+ * that ran for each precision is printed with every row (bench_kernels.h).
  *
  * Usage: bench_distance [--quick] [--threads N] [--variants avx512,avx2,scalar]
  *   --variants re-runs the kernel part once per SIMD variant (IMM_ARCH), in child processes.
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include "bench_kernels.h"
 #include "workload.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -235,9 +238,9 @@ static void run_kernels(const bench_cfg *cfg, size_result *res, size_t *nres) {
     static const size_t bs[] = {256, 1024, 4096}, ds[] = {784, 3072, 4096};
     const size_t nb = cfg->quick ? 2 : 3, nd = cfg->quick ? 2 : 3;
     const double fma = cfg->peak[PEAK_FMA];
-    printf("| variant | precision | B | D | median ms | GFLOP/s | %% of FMA peak | %% of own peak "
-           "|\n");
-    printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| variant | precision | kernel | B | D | median ms | GFLOP/s | %% of FMA peak | "
+           "%% of own peak |\n");
+    printf("|---|---|---|---:|---:|---:|---:|---:|---:|\n");
     *nres = 0;
     for (size_t ib = 0; ib < nb; ib++)
         for (size_t id = 0; id < nd; id++) {
@@ -270,8 +273,9 @@ static void run_kernels(const bench_cfg *cfg, size_result *res, size_t *nres) {
                     snprintf(pf, sizeof pf, "%.0f%%", 100.0 * g / fma);
                 if (own > 0)
                     snprintf(po, sizeof po, "%.0f%%", 100.0 * g / own);
-                printf("| %s | %s | %zu | %zu | %.2f | %.1f | %s | %s |\n", imm_simd_arch(),
-                       prec_name(k_precs[p]), b, dim, t * 1e3, g, pf, po);
+                printf("| %s | %s | %s | %zu | %zu | %.2f | %.1f | %s | %s |\n", imm_simd_arch(),
+                       prec_name(k_precs[p]), bench_kernel_name(k_precs[p]), b, dim, t * 1e3, g,
+                       pf, po);
                 fflush(stdout);
             }
             free(x);
@@ -283,17 +287,22 @@ static void run_kernels(const bench_cfg *cfg, size_result *res, size_t *nres) {
 static void check_targets(const bench_cfg *cfg, const size_result *res, size_t nres) {
     const double fma = cfg->peak[PEAK_FMA];
     printf("\nTargets at B >= 1024 (%s; FMA peak %.0f GFLOP/s):\n", imm_simd_arch(), fma);
-    printf("| B | D | fp32 >= 60%% of FMA peak | int8 >= 1.5x FMA peak | bf16 >= 1.2x fp32 | "
-           "fp16 within 10%% of fp32 |\n|---:|---:|---|---|---|---|\n");
+    /* issue 13: int8 >= 2x the FMA peak with vpdpbusd, >= 6x with AMX tiles; bf16 only where
+       vdpbf16ps beats FMA (reported, not a target). */
+    const int amx = strcmp(imm_simd_arch(), "amx") == 0;
+    const double i8x = amx ? 6.0 : 2.0;
+    printf("| B | D | fp32 >= 75%% of FMA peak | int8 >= %.0fx FMA peak (%s) | bf16 vs fp32 (%s) | "
+           "fp16 within 10%% of fp32 |\n|---:|---:|---|---|---|---|\n",
+           i8x, bench_kernel_name(IMM_PRECISION_INT8), bench_kernel_name(IMM_PRECISION_BF16));
     for (size_t i = 0; i < nres; i++) {
         const size_result *r = &res[i];
         if (r->b < 1024)
             continue;
         const double f32 = r->gflops[0], f16 = r->gflops[1], b16 = r->gflops[2], i8 = r->gflops[3];
-        printf("| %zu | %zu | %s (%.0f%%) | %s (%.2fx) | %s (%.2fx) | %s (%+.0f%%) |\n", r->b,
-               r->dim, f32 >= 0.6 * fma ? "met" : "NOT met", 100.0 * f32 / fma,
-               i8 >= 1.5 * fma ? "met" : "NOT met", i8 / fma, b16 >= 1.2 * f32 ? "met" : "NOT met",
-               b16 / f32, f16 >= 0.9 * f32 ? "met" : "NOT met", 100.0 * (f16 - f32) / f32);
+        printf("| %zu | %zu | %s (%.0f%%) | %s (%.2fx) | %.2fx | %s (%+.0f%%) |\n", r->b, r->dim,
+               f32 >= 0.75 * fma ? "met" : "NOT met", 100.0 * f32 / fma,
+               i8 >= i8x * fma ? "met" : "NOT met", i8 / fma, b16 / f32,
+               f16 >= 0.9 * f32 ? "met" : "NOT met", 100.0 * (f16 - f32) / f32);
     }
 }
 
@@ -312,8 +321,9 @@ static void run_split(const bench_cfg *cfg) {
     wl_gaussian(wl_seed_for(12, 2, b), b * dim, y);
     printf("\nimm_assign_noise at B = %zu, D = %zu (%s, exact solver, L2; medians of 5, ms):\n", b,
            dim, imm_simd_arch());
-    printf("| precision | distance | solve | permute | sum | imm_ctx_assign_noise (warm) |\n");
-    printf("|---|---:|---:|---:|---:|---:|\n");
+    printf("| precision | kernel | distance | solve | permute | sum | imm_ctx_assign_noise (warm) "
+           "|\n");
+    printf("|---|---|---:|---:|---:|---:|---:|\n");
     for (size_t p = 0; p < 4; p++) {
         imm_options o;
         imm_options_init(&o);
@@ -351,8 +361,9 @@ static void run_split(const bench_cfg *cfg) {
             continue;
         }
         double d = median(td, 5), s = median(ts, 5), q = median(tp, 5), c = median(tc, 5);
-        printf("| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", prec_name(k_precs[p]), d * 1e3,
-               s * 1e3, q * 1e3, (d + s + q) * 1e3, c * 1e3);
+        printf("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", prec_name(k_precs[p]),
+               bench_kernel_name(k_precs[p]), d * 1e3, s * 1e3, q * 1e3, (d + s + q) * 1e3,
+               c * 1e3);
         fflush(stdout);
     }
     free(x);
@@ -361,6 +372,78 @@ static void run_split(const bench_cfg *cfg) {
     free(dist);
     free(assign);
     free(perm);
+}
+
+/* One streaming read of n bytes (uint64 words summed on `threads` threads): what a pass over the
+   KNN candidates costs at this machine's memory bandwidth, measured now. */
+static uint64_t stream_read(const uint64_t *w, size_t n, int threads) {
+    uint64_t s = 0;
+#pragma omp parallel for num_threads(threads) reduction(+ : s) schedule(static)
+    for (size_t i = 0; i < n; i++)
+        s += w[i];
+    return s;
+}
+
+/* imm_ctx_select_noise_knn at B = 1024, k = 4, D = 3072 (50 MB of candidates, read once) against
+   a streaming read of the candidates, interleaved, medians of 7 (issue 13: <= 1.5x). */
+static void run_knn(const bench_cfg *cfg) {
+    const size_t b = 1024, k = 4, dim = 3072, nc = b * k * dim;
+    float *x = malloc(b * dim * sizeof *x), *cand = malloc(nc * sizeof *cand);
+    float *out = malloc(b * dim * sizeof *out);
+    int32_t *index = malloc(b * sizeof *index);
+    if (!x || !cand || !out || !index) {
+        fprintf(stderr, "out of memory\n");
+        exit(1);
+    }
+    wl_sample_images(&cfg->src, wl_seed_for(13, 1, b), b, dim, x);
+    wl_gaussian(wl_seed_for(13, 2, b), nc, cand);
+    static const imm_precision precs[] = {IMM_PRECISION_FP32, IMM_PRECISION_INT8};
+    imm_ctx *ctx[2] = {NULL, NULL};
+    double tr[7], tk[2][7];
+    volatile uint64_t sink = 0;
+    int ok = 1;
+    for (int p = 0; p < 2; p++) {
+        imm_options o;
+        imm_options_init(&o);
+        o.precision = precs[p];
+        o.num_threads = cfg->threads;
+        ok &= imm_ctx_create(&ctx[p], &o) == IMM_OK;
+        ok &= ok && imm_ctx_select_noise_knn(ctx[p], x, b, cand, k, dim, out, index) == IMM_OK;
+    }
+    sink += stream_read((const uint64_t *)cand, nc * sizeof *cand / 8, cfg->threads);
+    for (int r = 0; r < 7 && ok; r++) {
+        double t0 = omp_get_wtime();
+        sink += stream_read((const uint64_t *)cand, nc * sizeof *cand / 8, cfg->threads);
+        tr[r] = omp_get_wtime() - t0;
+        for (int p = 0; p < 2; p++) {
+            t0 = omp_get_wtime();
+            ok &= imm_ctx_select_noise_knn(ctx[p], x, b, cand, k, dim, out, index) == IMM_OK;
+            tk[p][r] = omp_get_wtime() - t0;
+        }
+    }
+    (void)sink;
+    printf("\nimm_ctx_select_noise_knn at B = %zu, k = %zu, D = %zu (%.0f MB of candidates; %s, "
+           "%d threads; medians of 7, interleaved):\n",
+           b, k, dim, (double)(nc * sizeof *cand) / 1e6, imm_simd_arch(), cfg->threads);
+    if (!ok) {
+        printf("  error\n");
+    } else {
+        const double read = median(tr, 7);
+        printf("| what | kernel | ms | x streaming read (target <= 1.5x) |\n|---|---|---:|---:|\n");
+        printf("| streaming read of the candidates | - | %.2f (%.1f GB/s) | 1.00 |\n", read * 1e3,
+               (double)(nc * sizeof *cand) / read / 1e9);
+        for (int p = 0; p < 2; p++) {
+            const double t = median(tk[p], 7);
+            printf("| knn %s | %s | %.2f | %.2f |\n", prec_name(precs[p]),
+                   bench_kernel_name(precs[p]), t * 1e3, t / read);
+        }
+    }
+    for (int p = 0; p < 2; p++)
+        imm_ctx_free(ctx[p]);
+    free(x);
+    free(cand);
+    free(out);
+    free(index);
 }
 
 /* Re-runs this program with IMM_ARCH=arch and --child (kernel table only). */
@@ -466,6 +549,7 @@ int main(int argc, char **argv) {
         check_targets(&cfg, res, nres);
     }
     run_split(&cfg);
+    run_knn(&cfg);
     wl_source_close(&cfg.src);
     return 0;
 }

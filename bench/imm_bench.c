@@ -11,6 +11,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include "bench_kernels.h"
 #include "bench_grid.h"
 #include "bench_measure.h"
 #include "bench_report.h"
@@ -120,6 +121,9 @@ static void describe_run(run_info *ri, int argc, char **argv, const wl_source *s
 static void print_run_info(FILE *f, const run_info *ri, const char *prefix) {
     fprintf(f, "%slibimmiscible %s, SIMD %s, %s, %d logical CPUs, %d OpenMP threads\n", prefix,
             imm_version_string(), imm_simd_arch(), ri->cpu, ri->procs, ri->max_threads);
+    fprintf(f, "%sdistance kernels: fp32 %s, fp16 %s, bf16 %s, int8 %s\n", prefix,
+            bench_kernel_name(IMM_PRECISION_FP32), bench_kernel_name(IMM_PRECISION_FP16),
+            bench_kernel_name(IMM_PRECISION_BF16), bench_kernel_name(IMM_PRECISION_INT8));
     fprintf(f, "%s%s; images: %s\n", prefix, ri->date, ri->source);
     if (ri->load >= 0.0)
         fprintf(f, "%sload average before the run: %.2f on %d CPUs%s\n", prefix, ri->load,

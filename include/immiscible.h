@@ -116,11 +116,20 @@ typedef enum imm_status {
 IMM_API const char *imm_strerror(int status);
 
 /*! imm_simd_arch() :
- *  @return the SIMD variant the library's kernels run: "scalar", "avx2" or "avx512" (a static
- *          string). Chosen once per process from the CPU (cpuid and xgetbv) and the build; the
- *          environment variable IMM_ARCH=scalar|avx2|avx512, read at that moment, forces a variant
- *          when it is available (otherwise the best available one is used, and reported here).
- *          Every variant returns bitwise the same results. */
+ *  @return the SIMD variant the library's kernels run: "scalar", "avx2", "avx512" or "amx" (a
+ *          static string). Chosen once per process from the CPU (cpuid and xgetbv) and the build;
+ *          the environment variable IMM_ARCH=scalar|avx2|avx512|amx, read at that moment, forces
+ *          a variant when it is available (otherwise the best available one is used, and
+ *          reported here). Without IMM_ARCH the best of scalar, avx2 and avx512 is used.
+ *          "amx" is opt-in: the avx512 variant whose INT8 dot products run on AMX-INT8 tiles
+ *          (tdpbusd). It is available where the CPU has AMX-TILE and AMX-INT8, the OS enables
+ *          the tile state (XCR0) and grants it to the process: on Linux the library then asks
+ *          for it once, at this choice, with arch_prctl(ARCH_REQ_XCOMP_PERM, XTILEDATA), which
+ *          applies to the whole process (every thread's signal frame grows by the 8 KiB of tile
+ *          data). Each thread that computes tiles (the caller's or an OpenMP worker) loads the
+ *          tile configuration itself per block of work and releases it (TILERELEASE) after, so
+ *          no thread keeps tile state between calls. Every variant returns bitwise the same
+ *          results. */
 IMM_API const char *imm_simd_arch(void);
 
 /*-*********************************************************************************************
@@ -338,16 +347,19 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *        input; |x~_k - x_k| <= 2^-8 |x_k| (2^-40 below the flush).
  *      - INT8: per row, with a = max_k |x_k|: q_k = rint(x_k * (127 / a)) (in double, ties to
  *        even), x~_k = q_k * a / 127; |x~_k - x_k| <= a / 254. Any finite input. The dot
- *        products are int32 sums of q_x (q_y + 128) (the u8 x s8 form of vpdpbusd), exact for
- *        dim <= 66311 (66311 * 255 * 127 < 2^31); a larger dim is IMM_ERR_TOO_LARGE.
+ *        products are int32 sums of q_x (q_y + 128) (the u8 x s8 form of vpdpbusd; AMX's
+ *        tdpbusd sums (q_x + 128) q_y), the offset removed in double: the exact integer
+ *        q_x.q_y for dim <= 66311 (66311 * 255 * 127 < 2^31); a larger dim is
+ *        IMM_ERR_TOO_LARGE.
  *   5. Accuracy against the exact distance d~ of the rows x~, y~ (tested): everywhere
  *      |out^2 - d~^2| <= 1e-6 (|x~|^2 + |y~|^2) (L2; SQL2 likewise on out), and the relative
  *      error is <= 1e-5 wherever d~ >= 0.1 sqrt(|x~|^2 + |y~|^2). Against the unrounded rows
  *      (triangle inequality, L2): |out - d| <= |x~ - x| + |y~ - y| + the bounds above, with
  *      |x~ - x| <= 2^-11 |x| + 2^-25 sqrt(dim) (FP16), 2^-8 |x| + 2^-40 sqrt(dim) (BF16),
  *      max_k |x_k| sqrt(dim) / 254 (INT8), 0 (FP32).
- *   6. Speed: AVX-512 (with VNNI for INT8 and BF16 for BF16 where the CPU has them) or AVX2
- *      kernels, chosen once per process; OpenMP over blocks of the output, one team per call.
+ *   6. Speed: AVX-512 (with VNNI for INT8 and BF16 for BF16 where the CPU has them; AMX-INT8
+ *      tiles for INT8 with IMM_ARCH=amx, see imm_simd_arch()) or AVX2 kernels, chosen once per
+ *      process; OpenMP over blocks of the output, one team per call.
  *   7. Memory (allocated per call): O(n + m) for row norms and scales, and packing buffers for
  *      a block of y's rows and, per thread, of x's, which do not grow with n * m (the README
  *      gives the sizes). out holds the dot products while they are summed. */

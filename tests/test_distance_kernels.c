@@ -3,7 +3,7 @@
  * against double-precision references computed here, and every SIMD variant against the scalar
  * reference.
  *
- * CTest runs this binary once per IMM_ARCH value. The variant check (testutil.h) re-runs the
+ * CTest runs this binary once per IMM_ARCH value (amx included: the AMX-INT8 tile kernel). The variant check (testutil.h) re-runs the
  * binary under every other variant and compares a hash of every output bitwise: the header
  * promises the same bits from every variant, for every precision.
  *
@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -413,6 +414,60 @@ static void test_thread_invariance(void **state) {
     free(out);
 }
 
+/* The caller's own threads, each calling imm_distance at once (one of them with an OpenMP team of
+   its own): every call gives the bits of a lone call. Kernels with per-thread state (the AMX tile
+   configuration, loaded by each thread that runs tiles and released after) must not depend on
+   which thread ran before. */
+#define CALLER_THREADS 3
+typedef struct {
+    const float *x, *y;
+    size_t n, m, dim;
+    imm_precision prec;
+    int num_threads;
+    float *out;
+    int status;
+} caller_job;
+
+static void *caller_thread(void *arg) {
+    caller_job *j = arg;
+    imm_options o = tu_opts(IMM_SOLVER_EXACT, j->prec, IMM_METRIC_L2, j->num_threads);
+    for (int rep = 0; rep < 3 && j->status == IMM_OK; rep++)
+        j->status = imm_distance(j->x, j->n, j->y, j->m, j->dim, &o, j->out);
+    return NULL;
+}
+
+static void test_caller_threads(void **state) {
+    (void)state;
+    /* 130 x 160 x 1100 > 2e7: the 2-thread caller starts a team (smaller calls run serially) */
+    const size_t n = 130, m = 160, dim = tu_quick() || is_scalar_run() ? 300 : 1100;
+    float *x = malloc(n * dim * sizeof *x), *y = malloc(m * dim * sizeof *y);
+    float *ref = malloc(n * m * sizeof *ref), *outs = malloc(CALLER_THREADS * n * m * sizeof *outs);
+    assert_true(x && y && ref && outs);
+    make_data(DATA_MIXED, x, n, y, m, dim, 321);
+    for (size_t p = 0; p < 4; p++) {
+        imm_options o = tu_opts(IMM_SOLVER_EXACT, k_precisions[p], IMM_METRIC_L2, 1);
+        assert_int_equal(imm_distance(x, n, y, m, dim, &o, ref), IMM_OK);
+        caller_job jobs[CALLER_THREADS];
+        pthread_t tids[CALLER_THREADS];
+        for (int t = 0; t < CALLER_THREADS; t++) {
+            jobs[t] = (caller_job){x, y, n, m, dim, k_precisions[p], t == 0 ? 2 : 1,
+                                   outs + (size_t)t * n * m, IMM_OK};
+            assert_int_equal(pthread_create(&tids[t], NULL, caller_thread, &jobs[t]), 0);
+        }
+        for (int t = 0; t < CALLER_THREADS; t++) {
+            assert_int_equal(pthread_join(tids[t], NULL), 0);
+            assert_int_equal(jobs[t].status, IMM_OK);
+            if (memcmp(jobs[t].out, ref, n * m * sizeof *ref) != 0)
+                fail_msg("%s: caller thread %d differs from a lone call",
+                         k_prec_names[k_precisions[p]], t);
+        }
+    }
+    free(x);
+    free(y);
+    free(ref);
+    free(outs);
+}
+
 static void test_errors_leave_output(void **state) {
     (void)state;
     const size_t n = 3, m = 4, dim = 37;
@@ -562,6 +617,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_accuracy_large),    TU_VARIANT_UNIT_TESTS,
         cmocka_unit_test(test_thread_invariance), cmocka_unit_test(test_errors_leave_output),
         cmocka_unit_test(test_partial_overflow),  cmocka_unit_test(test_assignment_quality),
+        cmocka_unit_test(test_caller_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
  * them, so every call of a process uses the same kernels. Where an extension is missing the
  * next kernel computes the same bits the slower way: BF16 without vdpbf16ps runs the fp32
  * kernel on pair-swapped bf16 values; INT8 without vpdpbusd runs the AVX2 vpmaddwd kernel.
+ * INT8 with AMX tiles (IMM_ARCH=amx only) runs tdpbusd: the same exact int32 sums.
  */
 #include <stdbool.h>
 
@@ -17,6 +18,11 @@ const dist_kernel *imi_dist_kernel(imm_precision precision) {
     switch (imi_active_arch()) {
 #if defined(IMM_HAVE_AVX512)
     case IMI_ARCH_AVX512:
+#if defined(IMM_HAVE_AMX)
+        /* set only with IMM_ARCH=amx, the CPU's AMX-INT8 and the OS's permission (core/cpu.c) */
+        if (int8 && (ext & IMI_CPU_AMXINT8))
+            return &imi_dist_i8_amx;
+#endif
 #if defined(IMM_HAVE_AVX512VNNI)
         if (int8 && (ext & IMI_CPU_AVX512VNNI))
             return &imi_dist_i8_avx512vnni;

@@ -37,7 +37,18 @@ void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, 
                 s[q] = xn + yn[q];
             /* The dot products are read in the arithmetic itself: a separate copy of the chunk
                became rep movsq, a quarter of this pass. */
-            if (int8) {
+            if (int8 && p->k->store == DIST_STORE_I8_AMX) {
+                /* x held q + 128: the offset is 128 sum(q_y) per column. dot - corr is the same
+                   exact integer x.y as below, so the same bits follow. */
+                const double xs = p->xs[i];
+                const double *ys = p->ys + j0;
+                const int64_t *ysum = p->ysum + j0;
+                for (size_t q = 0; q < cnt; q++) {
+                    int32_t dot;
+                    memcpy(&dot, o + q, sizeof dot);
+                    d2[q] = s[q] - 2.0 * ((xs * ys[q]) * ((double)dot - 128.0 * (double)ysum[q]));
+                }
+            } else if (int8) {
                 const double xs = p->xs[i], corr = 128.0 * (double)p->xsum[i];
                 const double *ys = p->ys + j0;
                 for (size_t q = 0; q < cnt; q++) {

@@ -16,7 +16,8 @@
  * Packed layout of a panel of P rows (P = MR for x, NR for y) over a block of kb dimensions
  * (rounded up to `kgroup`), element e(row, k), groups of kgroup consecutive k:
  *     index ((k / kgroup) * P + row) * kgroup + k % kgroup
- * Padded rows and dimensions hold zeros.
+ * Padded rows and dimensions hold zeros. DIST_STORE_I8_AMX (kgroup 64) lays out x that way and y
+ * in groups of 4 (the layout above with kgroup 4), each chunk of 64 dimensions padded whole.
  */
 #ifndef IMM_DISTANCE_DIST_KERNELS_H
 #define IMM_DISTANCE_DIST_KERNELS_H
@@ -33,11 +34,14 @@ typedef enum {
     DIST_STORE_F32 = 0,  /* float (FP32, FP16 rounded, BF16 rounded with pairs swapped) */
     DIST_STORE_BF16 = 1, /* bfloat16 bits, kgroup 2: the vdpbf16ps operand */
     DIST_STORE_I8 = 2,   /* x: int8 q, y: uint8 q + 128, kgroup 1 or 4 (vpdpbusd operand) */
-    DIST_STORE_I16 = 3   /* x: int16 q, y: int16 q + 128, kgroup 2 (vpmaddwd operand) */
+    DIST_STORE_I16 = 3,  /* x: int16 q, y: int16 q + 128, kgroup 2 (vpmaddwd operand) */
+    /* x: uint8 q + 128 in rows of 64 bytes (kgroup 64: the unsigned A tile of tdpbusd), y: int8 q
+       in groups of 4 (the signed B tile); the offset is removed per column (128 sum q_y). */
+    DIST_STORE_I8_AMX = 4
 } dist_store;
 
-/* c: float (int32 for the INT8 stores: the sum of q_x * (q_y + 128); the front end removes the
-   offset). Row r of the tile at c + r * ldc. */
+/* c: float (int32 for the INT8 stores: the sum of q_x * (q_y + 128), or (q_x + 128) * q_y for
+   DIST_STORE_I8_AMX; the front end removes the offset). Row r of the tile at c + r * ldc. */
 typedef void (*dist_tile_fn)(const void *a, const void *b, size_t kb, void *c, size_t ldc,
                              int first);
 
@@ -63,6 +67,11 @@ typedef struct {
     dist_pack_fn pack;
     dist_stats_fn stats;
     dist_finish_fn finish;
+    /* Optional (NULL for most): per-thread state the tile function needs (AMX: the tile
+       configuration), set up by enter() on the thread that runs a task before its first tile,
+       and dropped by leave() after its last one (dist_tiles.c). */
+    void (*enter)(void);
+    void (*leave)(void);
     const char *name; /* e.g. "f32_avx512_14x32", for benchmarks and bug reports */
     unsigned mr, nr;  /* micro-tile: rows of x, rows of y */
     unsigned kgroup;  /* consecutive dimensions per packed group */
@@ -86,6 +95,12 @@ extern const dist_kernel imi_dist_f32_avx2, imi_dist_i16_avx2;
 extern const dist_kernel imi_dist_f32_avx512;
 extern const dist_kernel imi_dist_bf16_avx512bf16;
 extern const dist_kernel imi_dist_i8_avx512vnni;
+extern const dist_kernel imi_dist_i8_amx;
+
+/* Whether a store holds INT8 values (int32 sums, DIST_KC_INT8 blocks). */
+static inline bool dist_store_int(dist_store s) {
+    return s == DIST_STORE_I8 || s == DIST_STORE_I16 || s == DIST_STORE_I8_AMX;
+}
 
 /* Pre-pass, packers and finishers: one stamp of dist_pack_body.h / dist_finish_body.h per ISA. */
 #define DIST_DECLARE_STAMP(isa)                                                                    \

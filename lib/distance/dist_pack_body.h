@@ -28,6 +28,7 @@
 #define P_MAX 64 /* rows per panel, at most */
 _Static_assert(CHUNK *P_MAX * 4 <= DIST_PACK_SCRATCH, "DIST_PACK_SCRATCH too small");
 _Static_assert(DIST_KC_FLOAT % CHUNK == 0 && DIST_KC_INT8 % CHUNK == 0, "blocks of chunks");
+_Static_assert(CHUNK == 64, "DIST_STORE_I8_AMX: one chunk is one 64-byte row of an A tile");
 
 static void add_squares(double l[8], const float *v, size_t n) {
     /* chunks start at multiples of 8, so lane k % 8 of the row is lane k % 8 here */
@@ -111,10 +112,13 @@ static void pack_chunk_float(const dist_plan *p, const float *v, size_t n, size_
 }
 
 /* INT8: q = rint(v * 127 / max|v|); x keeps q, y stores q + 128 (the unsigned operand of
-   vpdpbusd), as bytes (groups of 1 or 4) or int16 pairs (vpmaddwd). */
+   vpdpbusd), as bytes (groups of 1 or 4) or int16 pairs (vpmaddwd). DIST_STORE_I8_AMX the other
+   way round: x stores q + 128 as a row of bytes (the unsigned A tile of tdpbusd), y keeps q in
+   groups of 4 (the B tile). */
 static void pack_chunk_int8(const dist_plan *p, bool is_y, const float *v, size_t n, size_t P,
                             size_t r, double inv, uint32_t *tile) {
-    const int32_t off = is_y ? 128 : 0;
+    const bool amx = p->k->store == DIST_STORE_I8_AMX;
+    const int32_t off = is_y != amx ? 128 : 0;
     int32_t q[CHUNK];
     for (size_t k = 0; k < n; k++)
         q[k] = dist_quantize(v[k], inv);
@@ -128,7 +132,11 @@ static void pack_chunk_int8(const dist_plan *p, bool is_y, const float *v, size_
             out.h[k] = (int16_t)(q[k] + off);
         out.h[n] = 0; /* the pad of an odd last chunk */
         store_words(tile, out.w, (n + 1) / 2, P, r);
-    } else if (p->k->kgroup == 4) { /* little-endian: bytes k .. k + 3 are word k / 4 */
+    } else if (amx && !is_y) { /* kgroup 64 = CHUNK: the chunk of row r is bytes r * 64 .. */
+        uint8_t *t = (uint8_t *)tile + r * CHUNK;
+        for (size_t k = 0; k < n; k++)
+            t[k] = (uint8_t)(q[k] + off); /* the rest of the chunk was zeroed (n < 64) */
+    } else if (p->k->kgroup == 4 || amx) { /* little-endian: bytes k .. k + 3 are word k / 4 */
         for (size_t k = 0; k < n; k++)
             out.b[k] = (uint8_t)(q[k] + off);
         out.b[n] = out.b[n + 1] = out.b[n + 2] = 0; /* pads of the last group */

@@ -6,6 +6,10 @@
  * adding the dot products into out. After the last block, the norms are summed and each row of out
  * is turned into distances. Which thread runs a task, and the task sizes, change nothing: every
  * output goes through the same operations in the same order. Compiled without ISA flags.
+ *
+ * A kernel with per-thread state (AMX: the tile configuration) gets enter() / leave() around the
+ * tiles of each task, on the thread that runs it: the caller's thread in the serial path, each
+ * OpenMP worker in the parallel one. Nothing is assumed about a thread between tasks.
  */
 #include <omp.h>
 #include <string.h>
@@ -49,6 +53,8 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
     const size_t nir = (rows + MR - 1) / MR, njr = (cols + NR - 1) / NR;
     for (size_t ir = 0; ir < nir; ir++)
         k->pack(p, false, i0 + ir * MR, x, k0, kb, a + ir * apanel, scratch);
+    if (k->enter != NULL) /* per-thread kernel state (AMX tile configuration) */
+        k->enter();
     for (size_t s0 = 0; s0 < kp; s0 += p->kc) {
         const size_t ks = kp - s0 < p->kc ? kp - s0 : p->kc;
         const bool first = k0 + s0 == 0;
@@ -68,6 +74,8 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
             }
         }
     }
+    if (k->leave != NULL)
+        k->leave();
 }
 
 /* The steps of a round, and the finish: each runs the same way on any thread. */

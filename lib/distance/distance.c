@@ -23,7 +23,7 @@ static size_t balanced_block(size_t rows, size_t pref, size_t unit) {
 }
 
 static size_t store_bytes(dist_store s) {
-    return s == DIST_STORE_F32 ? 4 : s == DIST_STORE_I8 ? 1 : 2;
+    return s == DIST_STORE_F32 ? 4 : s == DIST_STORE_I8 || s == DIST_STORE_I8_AMX ? 1 : 2;
 }
 
 /* Everything but the workspace pointers. False when a size overflows. */
@@ -38,7 +38,7 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     p->m = m;
     p->dim = dim;
     p->group = p->swap_pairs ? 2 : k->kgroup;
-    p->kc = k->store == DIST_STORE_I8 || k->store == DIST_STORE_I16 ? DIST_KC_INT8 : DIST_KC_FLOAT;
+    p->kc = dist_store_int(k->store) ? DIST_KC_INT8 : DIST_KC_FLOAT;
     p->elem = store_bytes(k->store);
     p->ypanels = (m + k->nr - 1) / k->nr;
     /* As many blocks per packing round as keep y's buffer within 2^20 elements (4 MiB of fp32):

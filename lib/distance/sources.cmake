@@ -35,6 +35,15 @@ if(IMM_CC_HAS_AVX2)
         COMPILE_OPTIONS "${_imm_dist_avx512};-mavx512vnni")
       list(APPEND _imm_dist_defs IMM_HAVE_AVX512VNNI)
     endif()
+    # AMX-INT8 tiles (dist_kernels_amx.c): selected only with IMM_ARCH=amx on a CPU and OS that
+    # grant the tile state (core/cpu.c, which needs IMM_HAVE_AMX too: library-wide definition).
+    check_c_compiler_flag("-mavx512f -mamx-tile -mamx-int8" IMM_CC_HAS_AMX)
+    if(IMM_CC_HAS_AMX)
+      list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_amx.c)
+      set_source_files_properties(distance/dist_kernels_amx.c PROPERTIES
+        COMPILE_OPTIONS "${_imm_dist_avx512};-mamx-tile;-mamx-int8")
+      list(APPEND IMM_SIMD_DEFINITIONS IMM_HAVE_AMX)
+    endif()
     if(IMM_CC_HAS_AVX512BF16)
       list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx512bf16.c)
       set_source_files_properties(distance/dist_kernels_avx512bf16.c PROPERTIES
