@@ -1,7 +1,9 @@
 /* main.c - imm-ddpm: trains a small DDPM on Fashion-MNIST with vanilla or immiscible noise and
- * measures sample quality (see README.md). Command line, data, metric reference and the
- * --compare table live here; the training loop is in trainer.c. */
+ * measures sample quality (see README.md). Command line, data, metric reference and the loop
+ * over seeds and modes live here; the training loop is in trainer.c, the multi-seed report,
+ * its CSV and plots in compare.c. */
 #define _POSIX_C_SOURCE 200809L
+#include "compare.h"
 #include "dataset.h"
 #include "frechet.h"
 #include "rng.h"
@@ -23,9 +25,12 @@ enum { EXIT_USAGE = 2 };
 typedef struct settings {
     train_config train;
     int compare, quick, synthetic, threads, pca_dim;
+    int seeds; /* seeds seed, seed + 1, ..., seed + seeds - 1; 0 until parsed: the default */
     long train_limit, test_limit;
     const char *data_dir; /* NULL: the default directory, synthetic if it is absent */
     const char *out_dir;
+    const char *csv_path, *plot_path; /* NULL: compare.csv / compare-fd.png in out_dir */
+    const char *report_path;          /* --report: no training, the report of this CSV */
 } settings;
 
 static void usage(FILE *to) {
@@ -41,8 +46,14 @@ static void usage(FILE *to) {
         "  --k K               candidates per image in knn mode  (default 4)\n"
         "  --solver S          exact | auction                   (default exact)\n"
         "  --precision P       fp32 | fp16 | bf16 | int8         (default fp32)\n"
-        "  --compare           train vanilla, assign and knn from the same seed, print a table\n"
+        "  --compare           train vanilla, assign and knn from the same seeds; report each\n"
+        "                      mode's FD with 95%% intervals, the paired difference to vanilla,\n"
+        "                      steps to reach vanilla's final FD, and a verdict per checkpoint\n"
+        "  --seeds N           train each mode from seeds seed .. seed+N-1 (default 3 with\n"
+        "                      --compare, else 1); model init, data order and noise differ\n"
         "  --quick             small configuration for smoke tests (well under a minute)\n"
+        "  --report FILE       no training: the report and plots of a finished study from its\n"
+        "                      --csv file (or several concatenated, e.g. seeds run elsewhere)\n"
         "Data and output:\n"
         "  --data DIR          Fashion-MNIST .gz files (default %s;\n"
         "                      the synthetic stand-in is used if that default is absent)\n"
@@ -50,6 +61,10 @@ static void usage(FILE *to) {
         "  --train-limit N     use the first N training images (default all)\n"
         "  --test-limit N      use the first N test images for the metric (default 10000)\n"
         "  --out DIR           log.csv and samples-MODE.png go here (default ddpm-out)\n"
+        "  --csv FILE          FD of every mode x seed x checkpoint (default DIR/compare.csv)\n"
+        "  --plot FILE         PNG of FD vs step, mean and 95%% interval per mode\n"
+        "                      (default DIR/compare-fd.png); with --compare also the paired\n"
+        "                      differences to vanilla in FILE-paired.png (FILE ending in .png)\n"
         "Training:\n"
         "  --steps N           training steps (default 4000)\n"
         "  --batch N           images per step (default 128)\n"
@@ -61,7 +76,7 @@ static void usage(FILE *to) {
         "                      fastest on a shared machine, see README)\n"
         "  --log-every N       progress line every N steps (default 200)\n"
         "Evaluation:\n"
-        "  --evals N           checkpoints, evenly spaced (default 4)\n"
+        "  --evals N           checkpoints, evenly spaced (default 8)\n"
         "  --eval-samples N    DDIM samples per checkpoint (default 1000)\n"
         "  --ddim-steps N      DDIM steps per sample (default 25)\n"
         "  --pca N             principal components of the metric (default 32)\n"
@@ -116,7 +131,7 @@ static void set_defaults(settings *s, int quick) {
     t->ema_decay = 0.999f;
     t->clip = 1.0f;
     t->log_every = 200;
-    t->evals = 4;
+    t->evals = 8;
     t->eval_samples = 1000;
     t->ddim_steps = 25;
     t->grid = 64;
@@ -133,7 +148,7 @@ static void set_defaults(settings *s, int quick) {
         t->warmup = 20;
         t->ema_decay = 0.99f;
         t->log_every = 40;
-        t->evals = 2;
+        t->evals = 4;
         t->eval_samples = 200;
         t->ddim_steps = 10;
         t->grid = 16;
@@ -167,7 +182,11 @@ enum {
     OPT_EVAL_SAMPLES,
     OPT_DDIM_STEPS,
     OPT_PCA,
-    OPT_GRID
+    OPT_GRID,
+    OPT_SEEDS,
+    OPT_CSV,
+    OPT_PLOT,
+    OPT_REPORT
 };
 
 static const struct option long_options[] = {
@@ -195,6 +214,10 @@ static const struct option long_options[] = {
     {"ddim-steps", required_argument, NULL, OPT_DDIM_STEPS},
     {"pca", required_argument, NULL, OPT_PCA},
     {"grid", required_argument, NULL, OPT_GRID},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"csv", required_argument, NULL, OPT_CSV},
+    {"plot", required_argument, NULL, OPT_PLOT},
+    {"report", required_argument, NULL, OPT_REPORT},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0}};
 
@@ -263,6 +286,13 @@ static int parse_args(int argc, char **argv, settings *s) {
         case OPT_DATA: s->data_dir = optarg; break;
         case OPT_SYNTHETIC: s->synthetic = 1; break;
         case OPT_OUT: s->out_dir = optarg; break;
+        case OPT_CSV: s->csv_path = optarg; break;
+        case OPT_PLOT: s->plot_path = optarg; break;
+        case OPT_REPORT: s->report_path = optarg; break;
+        case OPT_SEEDS:
+            if (parse_int(name, optarg, 1, COMPARE_MAX_SEEDS, &s->seeds) != 0)
+                return EXIT_USAGE;
+            break;
         case OPT_K:
             if (parse_int(name, optarg, 1, 64, &t->k) != 0)
                 return EXIT_USAGE;
@@ -335,6 +365,10 @@ static int parse_args(int argc, char **argv, settings *s) {
         return usage_error("--synthetic and --data %s%s exclude each other", s->data_dir, "");
     if (t->steps < t->evals)
         return usage_error("--evals must not exceed --steps%s%s", "", "");
+    if (s->seeds == 0)
+        s->seeds = s->compare ? 3 : 1;
+    if (t->seed + (uint64_t)s->seeds - 1 > 2147483647u)
+        return usage_error("--seed + --seeds - 1 must not exceed 2147483647%s%s", "", "");
     t->imm.num_threads = s->threads;
     return -1;
 }
@@ -411,29 +445,9 @@ static int build_reference(const settings *s, const dataset *ds, eval_reference 
     return status;
 }
 
-static void print_table(const settings *s, const noise_mode *modes, const train_result *res, int n,
-                        size_t n_test, double floor_fd) {
+static void print_footer(const settings *s, size_t n_test, double floor_fd) {
     const train_config *t = &s->train;
-    printf("\n%-10s", "mode");
-    for (int e = 0; e < res[0].n_evals; e++) {
-        char head[32];
-        snprintf(head, sizeof head, "FD@%d", res[0].eval_step[e]);
-        printf(" %9s", head);
-    }
-    printf(" %10s %9s %10s %9s\n", "final loss", "ms/step", "assign ms", "assign %");
-    for (int i = 0; i < n; i++) {
-        char name[32];
-        if (modes[i] == NOISE_KNN)
-            snprintf(name, sizeof name, "knn k=%d", t->k);
-        else
-            snprintf(name, sizeof name, "%s", noise_mode_name(modes[i]));
-        printf("%-10s", name);
-        for (int e = 0; e < res[i].n_evals; e++)
-            printf(" %9.4f", res[i].fd[e]);
-        printf(" %10.5f %9.2f %10.3f %8.2f%%\n", res[i].final_loss, res[i].ms_step,
-               res[i].assign_ms, 100.0 * res[i].assign_ms / res[i].ms_step);
-    }
-    printf("FD: Frechet distance to %zu test images in the top-%d PCA space of the training set, "
+    printf("\nFD: Frechet distance to %zu test images in the top-%d PCA space of the training set, "
            "%d DDIM-%d samples from the EMA weights (lower is better).\n"
            "Floor (%d real training images instead of samples): %.4f.\n"
            "final loss: mean over the last 10%% of the steps (not comparable across modes: "
@@ -441,11 +455,74 @@ static void print_table(const settings *s, const noise_mode *modes, const train_
            n_test, s->pca_dim, t->eval_samples, t->ddim_steps, t->eval_samples, floor_fd);
 }
 
+/* Opens OUT/NAME, or `given` when not NULL. */
+static void out_path(char *buf, size_t n, const settings *s, const char *given, const char *name) {
+    if (given != NULL)
+        snprintf(buf, n, "%s", given);
+    else
+        snprintf(buf, n, "%s/%s", s->out_dir, name);
+}
+
+/* The FD plot and, for a comparison with vanilla, the paired-difference plot next to it
+   (compare-fd.png -> compare-fd-paired.png). @return EXIT_SUCCESS or EXIT_FAILURE. */
+static int write_plots(const settings *s, const compare_set *cmp, const char *subtitle) {
+    char err[512], path[4096];
+    if (cmp->res[0].n_evals < 1) {
+        printf("No checkpoints (--evals 0): no plot\n");
+        return EXIT_SUCCESS;
+    }
+    out_path(path, sizeof path, s, s->plot_path, "compare-fd.png");
+    if (compare_write_plot(path, cmp, subtitle, err, sizeof err) != 0) {
+        fprintf(stderr, "imm-ddpm: %s\n", err);
+        return EXIT_FAILURE;
+    }
+    printf("Plot: %s\n", path);
+    size_t len = strlen(path);
+    if (cmp->n_modes < 2 || cmp->modes[0] != NOISE_VANILLA || len < 5 ||
+        strcmp(path + len - 4, ".png") != 0 || len + 8 >= sizeof path)
+        return EXIT_SUCCESS;
+    memcpy(path + len - 4, "-paired.png", 12);
+    if (compare_write_diff_plot(path, cmp, subtitle, err, sizeof err) != 0) {
+        fprintf(stderr, "imm-ddpm: %s\n", err);
+        return EXIT_FAILURE;
+    }
+    printf("Plot of the paired differences: %s\n", path);
+    return EXIT_SUCCESS;
+}
+
+/* --report FILE: the report and plots of a finished study, from its CSV. */
+static int report_from_csv(const settings *s) {
+    char err[512], subtitle[512];
+    compare_set cmp;
+    if (compare_read_csv(s->report_path, &cmp, err, sizeof err) != 0) {
+        fprintf(stderr, "imm-ddpm: %s\n", err);
+        return EXIT_FAILURE;
+    }
+    int status = EXIT_SUCCESS;
+    if (compare_report(stdout, &cmp) != 0) {
+        fprintf(stderr, "imm-ddpm: %s: the runs do not share their checkpoints\n", s->report_path);
+        status = EXIT_FAILURE;
+    } else {
+        printf("\nReport of %s.\n", s->report_path);
+        if (s->plot_path == NULL && mkdir(s->out_dir, 0777) != 0 && errno != EEXIST) {
+            fprintf(stderr, "imm-ddpm: cannot create %s: %s\n", s->out_dir, strerror(errno));
+            status = EXIT_FAILURE;
+        } else {
+            snprintf(subtitle, sizeof subtitle, "from %s", s->report_path);
+            status = write_plots(s, &cmp, subtitle);
+        }
+    }
+    free(cmp.res);
+    return status;
+}
+
 int main(int argc, char **argv) {
     settings s;
     int status = parse_args(argc, argv, &s);
     if (status >= 0)
         return status;
+    if (s.report_path != NULL)
+        return report_from_csv(&s);
     if (s.threads > 0) { /* 0 keeps the OpenMP and OpenBLAS defaults (all cores) */
         omp_set_num_threads(s.threads);
         openblas_set_num_threads(s.threads);
@@ -471,27 +548,37 @@ int main(int argc, char **argv) {
         dataset_free(&ds);
         return EXIT_FAILURE;
     }
+    compare_set cmp = {.n_modes = 1, .n_seeds = s.seeds, .modes = {s.train.mode}, .k = s.train.k};
+    if (s.compare) {
+        cmp.n_modes = 3;
+        cmp.modes[0] = NOISE_VANILLA; /* first: the paired reference */
+        cmp.modes[1] = NOISE_ASSIGN;
+        cmp.modes[2] = NOISE_KNN;
+    }
+    for (int i = 0; i < cmp.n_seeds; i++)
+        cmp.seeds[i] = s.train.seed + (uint64_t)i;
+    cmp.res = calloc((size_t)cmp.n_modes * (size_t)cmp.n_seeds, sizeof *cmp.res);
+    FILE *csv = NULL;
+    char csv_path[4096], png_path[4096];
+    if (cmp.res == NULL) {
+        fprintf(stderr, "imm-ddpm: out of memory\n");
+        status = EXIT_FAILURE;
+        goto done;
+    }
     if (mkdir(s.out_dir, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "imm-ddpm: cannot create %s: %s\n", s.out_dir, strerror(errno));
         status = EXIT_FAILURE;
         goto done;
     }
-    char csv_path[4096], png_path[4096];
     snprintf(csv_path, sizeof csv_path, "%s/log.csv", s.out_dir);
-    FILE *csv = fopen(csv_path, "w");
+    csv = fopen(csv_path, "w");
     if (csv == NULL) {
         fprintf(stderr, "imm-ddpm: cannot create %s: %s\n", csv_path, strerror(errno));
         status = EXIT_FAILURE;
         goto done;
     }
-    fprintf(csv, "mode,step,loss,ms_per_step,assign_ms,fd\n");
+    fprintf(csv, "mode,seed,step,loss,ms_per_step,assign_ms,fd\n");
 
-    noise_mode modes[3] = {NOISE_VANILLA, NOISE_ASSIGN, NOISE_KNN};
-    int n_modes = 3;
-    if (!s.compare) {
-        modes[0] = s.train.mode;
-        n_modes = 1;
-    }
     mlp probe;
     size_t n_params = 0;
     if (mlp_create(&probe, &s.train.net, 1) == 0) {
@@ -500,38 +587,76 @@ int main(int argc, char **argv) {
     }
     printf("imm-ddpm: %s, %zu training / %zu test images; libimmiscible %s (%s), solver %s, "
            "precision %s\n"
-           "MLP %d-%dx%d (%zu parameters), T=%d, %d steps of %d, lr %g, seed %llu, %d threads\n",
+           "MLP %d-%dx%d (%zu parameters), T=%d, %d steps of %d, lr %g, seed%s %llu",
            ds.source, ds.n_train, ds.n_test, imm_version_string(), imm_simd_arch(),
            solver_name(s.train.imm.solver), precision_name(s.train.imm.precision), s.train.net.dim,
            s.train.net.hidden, s.train.net.blocks, n_params, s.train.T, s.train.steps,
-           s.train.batch, (double)s.train.lr, (unsigned long long)s.train.seed,
-           s.threads > 0 ? s.threads : omp_get_max_threads());
+           s.train.batch, (double)s.train.lr, cmp.n_seeds > 1 ? "s" : "",
+           (unsigned long long)cmp.seeds[0]);
+    if (cmp.n_seeds > 1)
+        printf("..%llu", (unsigned long long)cmp.seeds[cmp.n_seeds - 1]);
+    printf(", %d threads\n", s.threads > 0 ? s.threads : omp_get_max_threads());
     fflush(stdout);
 
-    train_result res[3];
+    /* Seed by seed, every mode: an interrupted study leaves whole seeds in log.csv. Only the
+       first seed writes sample grids. */
     status = EXIT_SUCCESS;
-    for (int i = 0; i < n_modes && status == EXIT_SUCCESS; i++) {
-        char err[512];
-        train_config cfg = s.train;
-        cfg.mode = modes[i];
-        cfg.csv = csv;
-        snprintf(png_path, sizeof png_path, "%s/samples-%s.png", s.out_dir,
-                 noise_mode_name(modes[i]));
-        cfg.png = png_path;
-        if (train_run(&cfg, &ds, &ref, &res[i], err, sizeof err) != 0) {
-            fprintf(stderr, "imm-ddpm: %s: %s\n", noise_mode_name(modes[i]), err);
-            status = EXIT_FAILURE;
+    for (int i = 0; i < cmp.n_seeds && status == EXIT_SUCCESS; i++) {
+        if (cmp.n_seeds > 1) {
+            printf("== seed %llu (%d of %d) ==\n", (unsigned long long)cmp.seeds[i], i + 1,
+                   cmp.n_seeds);
+            fflush(stdout);
+        }
+        for (int m = 0; m < cmp.n_modes && status == EXIT_SUCCESS; m++) {
+            char err[512];
+            train_config cfg = s.train;
+            cfg.mode = cmp.modes[m];
+            cfg.seed = cmp.seeds[i];
+            cfg.csv = csv;
+            snprintf(png_path, sizeof png_path, "%s/samples-%s.png", s.out_dir,
+                     noise_mode_name(cmp.modes[m]));
+            cfg.png = i == 0 ? png_path : NULL;
+            if (train_run(&cfg, &ds, &ref, &cmp.res[(size_t)m * (size_t)cmp.n_seeds + (size_t)i],
+                          err, sizeof err) != 0) {
+                fprintf(stderr, "imm-ddpm: %s, seed %llu: %s\n", noise_mode_name(cmp.modes[m]),
+                        (unsigned long long)cmp.seeds[i], err);
+                status = EXIT_FAILURE;
+            }
         }
     }
     if (fclose(csv) != 0 && status == EXIT_SUCCESS) {
         fprintf(stderr, "imm-ddpm: writing %s failed\n", csv_path);
         status = EXIT_FAILURE;
     }
-    if (status == EXIT_SUCCESS) {
-        print_table(&s, modes, res, n_modes, ds.n_test, floor_fd);
-        printf("Log: %s\n", csv_path);
+    if (status != EXIT_SUCCESS)
+        goto done;
+    if (compare_report(stdout, &cmp) != 0) {
+        fprintf(stderr, "imm-ddpm: the runs do not share their checkpoints\n");
+        status = EXIT_FAILURE;
+        goto done;
+    }
+    print_footer(&s, ds.n_test, floor_fd);
+    printf("Log: %s\n", csv_path);
+    if (s.compare || cmp.n_seeds > 1) {
+        char err[512], path[4096], subtitle[256];
+        out_path(path, sizeof path, &s, s.csv_path, "compare.csv");
+        if (compare_write_csv(path, &cmp, err, sizeof err) != 0) {
+            fprintf(stderr, "imm-ddpm: %s\n", err);
+            status = EXIT_FAILURE;
+        } else {
+            printf("Per seed x mode x checkpoint: %s\n", path);
+        }
+        snprintf(subtitle, sizeof subtitle,
+                 "%s; MLP %d-%dx%d, batch %d, lr %g; FD in the top-%d PCA space, %d DDIM-%d "
+                 "samples; floor %.2f",
+                 strstr(ds.source, "synthetic") ? "synthetic images" : "Fashion-MNIST",
+                 s.train.net.dim, s.train.net.hidden, s.train.net.blocks, s.train.batch,
+                 (double)s.train.lr, s.pca_dim, s.train.eval_samples, s.train.ddim_steps, floor_fd);
+        if (write_plots(&s, &cmp, subtitle) != EXIT_SUCCESS)
+            status = EXIT_FAILURE;
     }
 done:
+    free(cmp.res);
     pca_free(&ref.basis);
     gauss_stats_free(&ref.test);
     dataset_free(&ds);

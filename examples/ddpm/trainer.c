@@ -258,7 +258,8 @@ int train_run(const train_config *cfg, const dataset *ds, const eval_reference *
                    window_assign / window, 100.0 * window_assign / window_ms);
             fflush(stdout);
             if (cfg->csv)
-                fprintf(cfg->csv, "%s,%d,%.6f,%.3f,%.4f,\n", name, step + 1, window_loss / window,
+                fprintf(cfg->csv, "%s,%llu,%d,%.6f,%.3f,%.4f,\n", name,
+                        (unsigned long long)cfg->seed, step + 1, window_loss / window,
                         window_ms / window, window_assign / window);
             window_loss = window_ms = window_assign = 0;
             window = 0;
@@ -278,7 +279,8 @@ int train_run(const train_config *cfg, const dataset *ds, const eval_reference *
                    (now_ms() - eval_start) / 1e3);
             fflush(stdout);
             if (cfg->csv)
-                fprintf(cfg->csv, "%s,%d,,,,%.6f\n", name, step + 1, fd);
+                fprintf(cfg->csv, "%s,%llu,%d,,,,%.6f\n", name, (unsigned long long)cfg->seed,
+                        step + 1, fd);
         }
     }
     res->n_evals = next_eval;

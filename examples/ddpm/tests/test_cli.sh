@@ -39,6 +39,9 @@ expect 2 "--lr: 'nan' is not a number" --lr nan
 expect 2 "requires an argument" --steps
 expect 2 "unexpected argument 'extra'" --quick extra
 expect 2 "exclude each other" --synthetic --data /tmp
+expect 2 "--seeds: '0' is not an integer in 1..100" --compare --seeds 0
+expect 2 "--seeds: '101' is not an integer in 1..100" --seeds 101
+expect 2 "must not exceed 2147483647" --seed 2147483647 --seeds 2
 
 # Missing and corrupt datasets.
 expect 1 "cannot load Fashion-MNIST: .*cannot open" --quick --data "$work/no-such-dir" \
@@ -50,8 +53,21 @@ expect 1 "cannot load Fashion-MNIST: .*not an IDX image file" --quick --data "$w
 expect 1 "exceeds the 100 training images" --quick --synthetic --train-limit 100 --batch 128 \
     --out "$work/o"
 
+# --report on a missing, a malformed and an incomplete CSV.
+expect 1 "cannot open .*no-such.csv" --report "$work/no-such.csv" --out "$work/o"
+printf 'mode,k,seed,step,fd,final_loss,ms_per_step,assign_ms\nvanilla,1,1,10,x,1,1,1\n' \
+    >"$work/bad.csv"
+expect 1 "bad.csv:2: not a row of mode,k,seed" --report "$work/bad.csv" --out "$work/o"
+{
+    echo 'mode,k,seed,step,fd,final_loss,ms_per_step,assign_ms'
+    echo 'vanilla,1,1,10,5,1,1,0'
+    echo 'assign,1,1,10,5,1,1,1'
+    echo 'assign,1,2,10,5,1,1,1'
+} >"$work/part.csv"
+expect 1 "no row for vanilla seed 2 step 10" --report "$work/part.csv" --out "$work/o"
+
 # --help succeeds and documents the options.
-if "$prog" --help | grep -q -- "--compare"; then
+if "$prog" --help | grep -q -- "--compare" && "$prog" --help | grep -q -- "--seeds N"; then
     echo "ok: --help"
 else
     echo "FAIL: --help"
