@@ -200,7 +200,8 @@ IMM_API void imm_options_init(imm_options *opts);
  *  @param cost   rows x cols floats, row-major, row stride = cols. Read in place, never copied.
  *  @param rows   number of rows, rows <= cols, rows <= INT32_MAX.
  *  @param cols   number of columns, cols <= INT32_MAX.
- *  @param opts   solver options or NULL; `solver`, `num_threads`, `accuracy` and `exact_finish`
+ *  @param opts   solver options or NULL; `solver`, `num_threads` (the auction solver's bids;
+ *                the exact solver's phases are sequential), `accuracy` and `exact_finish`
  *                matter here (`precision` and `metric` do not).
  *  @param assign out: rows int32 column indices, all distinct.
  *  @param total  out (may be NULL): the sum of the float costs of the assignment, in double.

@@ -376,9 +376,10 @@ static void test_determinism(void **state) {
 /* The same assignments on every CPU: the solver's SIMD variants (IMM_ARCH=scalar|avx2|avx512)
  * must return bitwise the same assignments and totals (tu_check_variant: one test per variant). */
 static void dump_results(FILE *f) {
-    static const size_t shapes[][3] = {/* rows, cols, kind: 0 image-noise 1 ties 2 uniform */
-                                       {256, 256, 0}, {200, 200, 1}, {60, 200, 1},
-                                       {500, 500, 2}, {37, 37, 1},   {300, 301, 2}};
+    static const size_t shapes[][3] = {
+        /* rows, cols, kind: 0 image-noise 1 ties 2 uniform */
+        {256, 256, 0}, {200, 200, 1}, {60, 200, 1},   {500, 500, 2},
+        {37, 37, 1},   {300, 301, 2}, {2050, 2050, 2}}; /* candidate lists from 2048 on */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], kind = shapes[s][2];
         float *c;

@@ -1,4 +1,5 @@
-/* auction.c - epsilon-scaling auction (Bertsekas), Jacobi bidding with OpenMP.
+/* auction.c - epsilon-scaling auction (Bertsekas): Jacobi bidding with OpenMP for the auction
+ * solver, Gauss-Seidel bidding on one thread for the exact solver's warm start.
  *
  * In this library's sign convention a column's price is -v[j]: a bid lowers v. Row i bids for
  * its cheapest reduced cost c[i][j1] - v[j1], lowering v[j1] until j1 is epsilon worse than its
@@ -20,10 +21,15 @@
 #define BIDS_PER_ROW 64    /* per phase; phases typically need 1-3 */
 #define PARALLEL_BIDS 1024 /* rounds with fewer bids run on one thread: cheaper than a fork */
 
-/* Row i's bid: the column and its new potential. */
-static void bid(lap_state *s, int32_t i, double eps, int32_t *col, double *val) {
+/* Row i's bid: the column and its new potential. loose: a lower bound of the second smallest
+   reduced cost will do (imi_lap_row_bid_min2): the bid then lowers v less, but still leaves row
+   i within eps of its minimum. */
+static void bid(lap_state *s, int32_t i, double eps, bool loose, int32_t *col, double *val) {
     lap_min2 m;
-    imi_lap_row_min2(s, (size_t)i, &m);
+    if (loose)
+        imi_lap_row_bid_min2(s, (size_t)i, &m);
+    else
+        imi_lap_row_min2(s, (size_t)i, &m);
     double gap = m.j2 >= 0 ? m.u2 - m.u1 : 0.0;
     double old = s->v[m.j1], nv = old - (gap + eps);
     if (!(nv < old))
@@ -91,7 +97,7 @@ static void parallel_rounds(lap_state *s, double eps, round_state *r) {
             const long long count = (long long)r->nfree;
 #pragma omp for schedule(static)
             for (long long k = 0; k < count; k++)
-                bid(s, r->list[k], eps, &s->bid_col[k], &s->bid_val[k]);
+                bid(s, r->list[k], eps, false, &s->bid_col[k], &s->bid_val[k]);
 #pragma omp single
             settle(s, r);
         }
@@ -108,7 +114,7 @@ static int64_t phase(lap_state *s, double eps, int64_t budget) {
         parallel_rounds(s, eps, &r);
     while (more_rounds(&r, 1)) { /* short free lists: a team would cost more than it saves */
         for (size_t k = 0; k < r.nfree; k++)
-            bid(s, r.list[k], eps, &s->bid_col[k], &s->bid_val[k]);
+            bid(s, r.list[k], eps, false, &s->bid_col[k], &s->bid_val[k]);
         settle(s, &r);
     }
     if (r.list != s->free_) /* keep the free rows where the callers look for them */
@@ -117,7 +123,36 @@ static int64_t phase(lap_state *s, double eps, int64_t budget) {
     return r.bids;
 }
 
-void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
+/* One Gauss-Seidel phase: each bid settles at once and the evicted owner bids next. Returns
+   the number of bids made; rows left free when the budget runs out stay on the free list. */
+static int64_t phase_serial(lap_state *s, double eps, int64_t budget) {
+    const size_t nfree = imi_lap_free_all(s);
+    size_t k = 0, kept = 0;
+    int64_t bids = 0;
+    while (k < nfree) {
+        int32_t i = s->free_[k++], j;
+        if (bids >= budget) {
+            s->free_[kept++] = i;
+            continue;
+        }
+        bids++;
+        double nv;
+        bid(s, i, eps, true, &j, &nv);
+        s->v[j] = nv;
+        const int32_t old = s->y[j];
+        s->y[j] = i;
+        s->x[i] = j;
+        if (old >= 0) {
+            s->x[old] = -1;
+            s->free_[--k] = old; /* the evicted row bids next */
+        }
+    }
+    return bids;
+}
+
+/* The phases of imi_auction (serial = false) and imi_auction_serial (true). */
+static void auction_phases(lap_state *s, double eps_first, double eps_last, auction_stats *st,
+                           bool serial) {
     st->bids = 0;
     st->phases = 0;
     st->eps = eps_first;
@@ -131,11 +166,19 @@ void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats 
     for (;;) {
         if (eps < last)
             eps = last;
-        st->bids += phase(s, eps, budget);
+        st->bids += serial ? phase_serial(s, eps, budget) : phase(s, eps, budget);
         st->phases++;
         st->eps = eps;
         if (eps <= last)
             break;
         eps /= EPS_DIVISOR;
     }
+}
+
+void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
+    auction_phases(s, eps_first, eps_last, st, false);
+}
+
+void imi_auction_serial(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
+    auction_phases(s, eps_first, eps_last, st, true);
 }

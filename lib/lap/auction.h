@@ -25,4 +25,8 @@ typedef struct {
    complete unless a phase spent its bid budget. */
 void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st);
 
+/* The same phases with Gauss-Seidel bidding on one thread (the exact solver's warm start): each
+   bid is settled at once and the row it evicts bids next. */
+void imi_auction_serial(lap_state *s, double eps_first, double eps_last, auction_stats *st);
+
 #endif

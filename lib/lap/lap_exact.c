@@ -7,9 +7,9 @@
  * Phases (docs/solver.md says why, with measurements):
  *  1. Column potentials. Image-noise costs carry a strong per-column offset (noise rows of small
  *     norm are close to every image). v starts at the column means, which removes that offset,
- *     and a short epsilon-scaling auction (auction.c) then brings v close to optimal prices: a
- *     few cheap phases with large epsilon do what plain ARR would do in many tiny steps. Only
- *     the potentials are kept from it.
+ *     and a short epsilon-scaling auction (auction.c, Gauss-Seidel bidding on the calling
+ *     thread) then brings v close to optimal prices: a few cheap phases with large epsilon do
+ *     what plain ARR would do in many tiny steps. Only the potentials are kept from it.
  *  2. Augmenting row reduction (JV), from an empty assignment: each free row takes its cheapest
  *     column, lowering that column's potential by the gap to its second cheapest, and evicts the
  *     previous owner. This is an auction bid with epsilon = 0, so it leaves every assigned row on
@@ -35,7 +35,14 @@
 #include "lap/lap.h"
 #include "lap/lap_lists.h"
 
-/* The warm start runs the auction from AUCTION_FIRST_EPS_SPREAD down to 1e-4 of the typical
+/* The warm start's first epsilon, as a share of imi_lap_spread(). Smaller than the auction
+   solver's AUCTION_FIRST_EPS_SPREAD: with Gauss-Seidel bids, 0.03 takes this share of the time
+   0.1 took (1 thread, two interleaved runs, load average 1.6-1.9): uniform costs 0.88 / 0.67 /
+   0.62 at B = 1024 / 2048 / 4096 (4096: 102-106 against 167-171 ms), image-noise 0.89-0.94 /
+   0.79 / 0.97, B = 256 within the noise; 0.01 and 0.003 were no better at B <= 1024. */
+#define WARM_EPS_FIRST 0.03
+
+/* The warm start runs the auction from WARM_EPS_FIRST down to 1e-4 of the typical
    reduced-cost spread of a row. Measured on image-noise costs at B = 1024..4096, this leaves
    0-20 rows for the exact phases; uniform costs behave alike. */
 #define WARM_EPS_LAST 1e-4
@@ -159,8 +166,14 @@ bool imi_lap_exact(lap_state *s) {
     } else if (s->n > 1 && !s->forbidden) {
         double spread = imi_lap_spread(s);
         auction_stats st;
+        /* Gauss-Seidel bids on one thread (thread-count independent by construction). The
+           Jacobi auction's team paid a barrier per round: on the shared 2-core machines a
+           barrier waits for a preempted thread and the team's idle spin takes the core the
+           sequential phases need. Measured on image-noise costs at load average 4-5, 2
+           threads, B = 1024: 63-112 ms with the team against 13 ms on one thread; Gauss-Seidel
+           also needs 12-24% fewer bids than Jacobi (B = 1024..4096, image-noise and uniform). */
         if (spread > 0.0)
-            imi_auction(s, AUCTION_FIRST_EPS_SPREAD * spread, WARM_EPS_LAST * spread, &st);
+            imi_auction_serial(s, WARM_EPS_FIRST * spread, WARM_EPS_LAST * spread, &st);
         if (!imi_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
             imi_lap_column_means(s);
     }

@@ -34,15 +34,29 @@ typedef void (*lap_relax_fn)(const float *c, const double *v, const double *sc, 
 typedef size_t (*lap_filter_fn)(const float *c, const double *v, size_t n, double cut, double *h,
                                 int32_t *col, size_t cap);
 
-/* mins[b] = smallest (double)c[j] - v[j] over block b = [b * n / nb, (b + 1) * n / nb). */
+/* First column of block b of nb (b = nb gives n): blocks start on multiples of 8, so that the
+   vector loops need no scalar tails inside the row; a block can be empty (its minimum is then
+   +Inf) when n < 8 nb. */
+static inline size_t lap_block_start(size_t b, size_t n, size_t nb) {
+    return b >= nb ? n : (b * n / nb) & ~(size_t)7;
+}
+
+/* mins[b] = smallest (double)c[j] - v[j] over block b, the columns from lap_block_start(b, n, nb)
+   up to lap_block_start(b + 1, n, nb). */
 typedef void (*lap_block_min_fn)(const float *c, const double *v, size_t n, size_t nb,
                                  double *mins);
+
+/* One row's share of the column means: v[j] += (double)c[j] for every j (the same double sum,
+ * in row order, in every variant), and *lo / *hi lowered / raised to the row's smallest and
+ * largest cost. The costs are finite. */
+typedef void (*lap_col_add_fn)(const float *c, double *v, size_t n, float *lo, float *hi);
 
 typedef struct {
     lap_two_smallest_fn two_smallest;
     lap_relax_fn relax;
     lap_filter_fn filter;
     lap_block_min_fn block_min;
+    lap_col_add_fn col_add;
 } lap_kernels;
 
 /* The lane merge every vector variant ends with (shared bodies, same bits everywhere). */
@@ -83,6 +97,7 @@ extern const lap_kernels imi_lap_kernels_avx512;
 
 /* Scalar pieces the SIMD variants reuse for their tails. */
 void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n, lap_min2 *m);
+void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, float *lo, float *hi);
 size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap);
 int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r, int32_t row,

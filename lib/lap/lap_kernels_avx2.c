@@ -101,7 +101,7 @@ static size_t filter_avx2(const float *c, const double *v, size_t n, double cut,
 
 static void block_min_avx2(const float *c, const double *v, size_t n, size_t nb, double *mins) {
     for (size_t b = 0; b < nb; b++) {
-        size_t j = b * n / nb, to = (b + 1) * n / nb;
+        size_t j = lap_block_start(b, n, nb), to = lap_block_start(b + 1, n, nb);
         __m256d m = _mm256_set1_pd(INFINITY);
         for (; j + 4 <= to; j += 4)
             m = _mm256_min_pd(m, reduced(c, v, j));
@@ -116,5 +116,27 @@ static void block_min_avx2(const float *c, const double *v, size_t n, size_t nb,
     }
 }
 
+static void col_add_avx2(const float *c, double *v, size_t n, float *lo, float *hi) {
+    __m256 l = _mm256_set1_ps(*lo), h = _mm256_set1_ps(*hi);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 x = _mm256_loadu_ps(c + j);
+        l = _mm256_min_ps(l, x);
+        h = _mm256_max_ps(h, x);
+        _mm256_storeu_pd(v + j, _mm256_add_pd(_mm256_loadu_pd(v + j),
+                                              _mm256_cvtps_pd(_mm256_castps256_ps128(x))));
+        _mm256_storeu_pd(v + j + 4, _mm256_add_pd(_mm256_loadu_pd(v + j + 4),
+                                                  _mm256_cvtps_pd(_mm256_extractf128_ps(x, 1))));
+    }
+    float a[8], b[8];
+    _mm256_storeu_ps(a, l);
+    _mm256_storeu_ps(b, h);
+    for (int t = 0; t < 8; t++) {
+        *lo = a[t] < *lo ? a[t] : *lo;
+        *hi = b[t] > *hi ? b[t] : *hi;
+    }
+    imi_lap_col_add_tail(c, v, j, n, lo, hi);
+}
+
 const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2,
-                                          block_min_avx2};
+                                          block_min_avx2, col_add_avx2};

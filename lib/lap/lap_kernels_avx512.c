@@ -86,7 +86,7 @@ static size_t filter_avx512(const float *c, const double *v, size_t n, double cu
 
 static void block_min_avx512(const float *c, const double *v, size_t n, size_t nb, double *mins) {
     for (size_t b = 0; b < nb; b++) {
-        size_t j = b * n / nb, to = (b + 1) * n / nb;
+        size_t j = lap_block_start(b, n, nb), to = lap_block_start(b + 1, n, nb);
         __m512d m = _mm512_set1_pd(INFINITY);
         for (; j + 8 <= to; j += 8)
             m = _mm512_min_pd(
@@ -100,5 +100,22 @@ static void block_min_avx512(const float *c, const double *v, size_t n, size_t n
     }
 }
 
+static void col_add_avx512(const float *c, double *v, size_t n, float *lo, float *hi) {
+    __m512 l = _mm512_set1_ps(*lo), h = _mm512_set1_ps(*hi);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 x = _mm512_loadu_ps(c + j);
+        l = _mm512_min_ps(l, x);
+        h = _mm512_max_ps(h, x);
+        _mm512_storeu_pd(
+            v + j, _mm512_add_pd(_mm512_loadu_pd(v + j), _mm512_cvtps_pd(_mm256_loadu_ps(c + j))));
+        _mm512_storeu_pd(v + j + 8, _mm512_add_pd(_mm512_loadu_pd(v + j + 8),
+                                                  _mm512_cvtps_pd(_mm256_loadu_ps(c + j + 8))));
+    }
+    *lo = fminf(*lo, _mm512_reduce_min_ps(l));
+    *hi = fmaxf(*hi, _mm512_reduce_max_ps(h));
+    imi_lap_col_add_tail(c, v, j, n, lo, hi);
+}
+
 const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512,
-                                            block_min_avx512};
+                                            block_min_avx512, col_add_avx512};

@@ -73,7 +73,7 @@ static size_t filter_scalar(const float *c, const double *v, size_t n, double cu
 static void block_min_scalar(const float *c, const double *v, size_t n, size_t nb, double *mins) {
     for (size_t b = 0; b < nb; b++) {
         double m = INFINITY;
-        for (size_t j = b * n / nb; j < (b + 1) * n / nb; j++) {
+        for (size_t j = lap_block_start(b, n, nb); j < lap_block_start(b + 1, n, nb); j++) {
             double h = (double)c[j] - v[j];
             m = h < m ? h : m;
         }
@@ -81,5 +81,20 @@ static void block_min_scalar(const float *c, const double *v, size_t n, size_t n
     }
 }
 
+void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, float *lo, float *hi) {
+    float l = *lo, h = *hi;
+    for (size_t j = from; j < n; j++) {
+        v[j] += (double)c[j];
+        l = c[j] < l ? c[j] : l;
+        h = c[j] > h ? c[j] : h;
+    }
+    *lo = l;
+    *hi = h;
+}
+
+static void col_add_scalar(const float *c, double *v, size_t n, float *lo, float *hi) {
+    imi_lap_col_add_tail(c, v, 0, n, lo, hi);
+}
+
 const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar,
-                                            block_min_scalar};
+                                            block_min_scalar, col_add_scalar};

@@ -10,6 +10,37 @@
 #define LIST_CUT_BLOCKS (2 * (LAP_CANDIDATES + 1)) /* blocks guess_cut() splits a row into */
 #define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
 
+/* The (t + 1)-th smallest of a[0..len) (t < len; no NaN): quickselect, reorders a. */
+static double kth_smallest(double *a, size_t len, size_t t) {
+    size_t lo = 0, hi = len - 1;
+    while (lo < hi) {
+        const double pivot = a[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) { /* Hoare partition: a[lo..j] <= pivot <= a[i..hi] */
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i <= j) {
+                double x = a[i];
+                a[i] = a[j];
+                a[j] = x;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (t <= j && j < hi)
+            hi = j;
+        else if (t >= i)
+            lo = i;
+        else
+            return a[t];
+    }
+    return a[t];
+}
+
 /* A cut-off with at least keep reduced costs of the row at or below it, and not many more: the
    keep-th smallest of the minima of 2 * keep blocks of the row (each of those keep blocks has
    its minimum below the cut). +Inf when the row is too short for blocks to pay off. */
@@ -19,14 +50,7 @@ static double guess_cut(const lap_state *s, const float *ci, size_t keep) {
         return INFINITY;
     double mins[LIST_CUT_BLOCKS];
     s->kern->block_min(ci, s->v, n, blocks, mins);
-    for (size_t a = 1; a < blocks; a++) { /* insertion sort: blocks is small */
-        double x = mins[a];
-        size_t b = a;
-        for (; b > 0 && mins[b - 1] > x; b--)
-            mins[b] = mins[b - 1];
-        mins[b] = x;
-    }
-    return mins[keep - 1];
+    return kth_smallest(mins, blocks, keep - 1);
 }
 
 /* The keep smallest (h, j) of row i, sorted. A cut-off lets few columns through one cheap SIMD
@@ -116,5 +140,24 @@ void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
             return;
     }
     /* Ties at the threshold: only the dense scan knows the lowest index. */
+    s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+}
+
+void imi_lap_row_bid_min2(lap_state *s, size_t i, lap_min2 *m) {
+    if (i >= s->rows || s->k < 2) {
+        s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+        return;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (attempt > 0 || isnan(s->cand_thr[i]))
+            build_list(s, i);
+        list_min2(s, i, m);
+        /* Below the threshold the list's minimum is the row's (every other column is at least
+           the threshold, so no tie either); the runner-up is at least min(u2, threshold). */
+        if (m->u1 < s->cand_thr[i]) {
+            m->u2 = fmin(m->u2, s->cand_thr[i]);
+            return;
+        }
+    }
     s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
 }

@@ -123,12 +123,8 @@ void imi_lap_column_means(lap_state *s) {
     memset(s->v, 0, n * sizeof(double));
     for (size_t i = 0; i < s->rows; i++) {
         const float *ci = s->cost + i * n;
-        float rlo = ci[0], rhi = ci[0];
-        for (size_t j = 0; j < n; j++) {
-            s->v[j] += (double)ci[j];
-            rlo = ci[j] < rlo ? ci[j] : rlo; /* costs are finite: no NaN rules needed */
-            rhi = ci[j] > rhi ? ci[j] : rhi;
-        }
+        float rlo = ci[0], rhi = ci[0]; /* costs are finite: no NaN rules needed */
+        s->kern->col_add(ci, s->v, n, &rlo, &rhi);
         lo = fmin(lo, (double)rlo);
         hi = fmax(hi, (double)rhi);
     }
