@@ -21,31 +21,23 @@
 #include <string.h>
 #include <sys/resource.h>
 
-static int rank, nranks;
+#include "rng.h" /* examples/ddpm/rng.h: the repository's generator */
 
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double uniform(uint64_t *s) { return (double)(splitmix(s) >> 11) * 0x1p-53; }
-static float gauss(uint64_t *s) {
-    const double u = uniform(s) + 0x1p-54, v = uniform(s);
-    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
-}
+static int rank, nranks;
 
 /* Global row g of the images and of the noise. */
 static void make_rows(size_t g, size_t dim, float *x, float *noise) {
-    uint64_t s = 0x1234567ull ^ (g * 0x9e3779b97f4a7c15ull);
-    const double fx = 1 + 5 * uniform(&s), fy = 1 + 5 * uniform(&s), ph = 6.28 * uniform(&s);
-    const double bx = uniform(&s), by = uniform(&s), amp = 0.5 + uniform(&s);
+    rng s;
+    rng_seed_plain(&s, 0x1234567ull ^ (g * 0x9e3779b97f4a7c15ull));
+    const double fx = 1 + 5 * rng_uniform(&s), fy = 1 + 5 * rng_uniform(&s),
+                 ph = 6.28 * rng_uniform(&s);
+    const double bx = rng_uniform(&s), by = rng_uniform(&s), amp = 0.5 + rng_uniform(&s);
     for (size_t k = 0; k < dim; k++) {
         const double px = (double)(k % 32) / 32, py = (double)((k / 32) % 32) / 32;
         double v = amp * sin(fx * px * 6.28 + ph) * cos(fy * py * 6.28) +
                    1.5 * exp(-30 * ((px - bx) * (px - bx) + (py - by) * (py - by))) - 0.4;
         x[k] = (float)(v > 1 ? 1 : v < -1 ? -1 : v);
-        noise[k] = gauss(&s);
+        noise[k] = (float)rng_normal(&s);
     }
 }
 

@@ -7,17 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RETURN_ERROR_IF(cond, status)                                                              \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            return (status);                                                                       \
-    } while (0)
-#define FORWARD_IF_ERROR(expr)                                                                     \
-    do {                                                                                           \
-        int imm_mpi_fwd_status_ = (expr);                                                          \
-        if (imm_mpi_fwd_status_ != IMM_OK)                                                         \
-            return imm_mpi_fwd_status_;                                                            \
-    } while (0)
+#include "core/errors.h" /* RETURN_ERROR_IF, FORWARD_IF_ERROR: the core's */
 
 /* The rank that gathers the distance columns and solves. */
 #define MPI_SOLVER_RANK 0

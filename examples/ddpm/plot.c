@@ -2,6 +2,7 @@
  * libpng. Lines and dots are anti-aliased by coverage (distance of the pixel centre to the
  * segment); bands are filled column by column with alpha 0.22. */
 #include "plot.h"
+#include "png_grid.h"
 
 #include <errno.h>
 #include <math.h>
@@ -200,31 +201,6 @@ static void format_tick(char *buf, size_t n, double v, double step) {
 
 /* --- PNG ------------------------------------------------------------------------------------ */
 
-static int encode(FILE *fp, const canvas *cv, png_bytep *rows, char *err, size_t errlen,
-                  const char *path) {
-    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
-    png_infop info = png ? png_create_info_struct(png) : NULL;
-    if (png == NULL || info == NULL) {
-        png_destroy_write_struct(&png, &info);
-        snprintf(err, errlen, "%s: libpng could not start (out of memory)", path);
-        return -1;
-    }
-    if (setjmp(png_jmpbuf(png))) {
-        png_destroy_write_struct(&png, &info);
-        snprintf(err, errlen, "%s: libpng failed while writing", path);
-        return -1;
-    }
-    png_init_io(png, fp);
-    png_set_IHDR(png, info, (png_uint_32)cv->w, (png_uint_32)cv->h, 8, PNG_COLOR_TYPE_RGB,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    for (int y = 0; y < cv->h; y++)
-        rows[y] = cv->px + 3 * (size_t)y * (size_t)cv->w;
-    png_set_rows(png, info, rows);
-    png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
-    png_destroy_write_struct(&png, &info);
-    return 0;
-}
-
 static int write_png(const char *path, const canvas *cv, char *err, size_t errlen) {
     png_bytep *rows = malloc((size_t)cv->h * sizeof *rows);
     if (rows == NULL) {
@@ -237,7 +213,7 @@ static int write_png(const char *path, const canvas *cv, char *err, size_t errle
     if (fp == NULL) {
         snprintf(err, errlen, "%s: cannot create (%s)", path, strerror(errno));
     } else {
-        status = encode(fp, cv, rows, err, errlen, path);
+        status = png_encode(fp, cv->px, rows, (size_t)cv->w, (size_t)cv->h, 3, err, errlen, path);
         if (fclose(fp) != 0 && status == 0) {
             snprintf(err, errlen, "%s: write failed (%s)", path, strerror(errno));
             status = -1;

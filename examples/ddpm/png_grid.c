@@ -16,10 +16,10 @@ unsigned char png_grid_pixel(float v) {
     return (unsigned char)lrint((v + 1.0) * 127.5);
 }
 
-/* Encodes the finished canvas; kept apart from the layout so that setjmp protects only libpng
-   calls and no local that changes after setjmp is read after a longjmp. */
-static int encode(FILE *fp, unsigned char *canvas, png_bytep *row_ptrs, size_t width, size_t height,
-                  char *err, size_t errlen, const char *path) {
+/* Kept apart from the layout so that setjmp protects only libpng calls and no local that changes
+   after setjmp is read after a longjmp. */
+int png_encode(FILE *fp, const unsigned char *canvas, png_bytep *row_ptrs, size_t width,
+               size_t height, int channels, char *err, size_t errlen, const char *path) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (png == NULL || info == NULL) {
@@ -33,10 +33,11 @@ static int encode(FILE *fp, unsigned char *canvas, png_bytep *row_ptrs, size_t w
         return -1;
     }
     png_init_io(png, fp);
-    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, PNG_COLOR_TYPE_GRAY,
-                 PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8,
+                 channels == 3 ? PNG_COLOR_TYPE_RGB : PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     for (size_t y = 0; y < height; y++)
-        row_ptrs[y] = canvas + y * width;
+        row_ptrs[y] = (png_bytep)canvas + y * width * (size_t)channels;
     png_set_rows(png, info, row_ptrs);
     png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
     png_destroy_write_struct(&png, &info);
@@ -81,7 +82,7 @@ int png_write_grid(const char *path, const float *images, size_t n, int rows, in
     if (fp == NULL) {
         snprintf(err, errlen, "%s: cannot create (%s)", path, strerror(errno));
     } else {
-        status = encode(fp, canvas, row_ptrs, width, height, err, errlen, path);
+        status = png_encode(fp, canvas, row_ptrs, width, height, 1, err, errlen, path);
         if (fclose(fp) != 0 && status == 0) {
             snprintf(err, errlen, "%s: write failed (%s)", path, strerror(errno));
             status = -1;

@@ -3,6 +3,7 @@
 #define DDPM_PNG_GRID_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 /* Gap between tiles and around the grid, in pixels (drawn black). */
 #define PNG_GRID_GAP 2
@@ -16,6 +17,13 @@
  *  @return 0, or -1 with a message in err (cannot create the file, bad arguments, libpng error). */
 int png_write_grid(const char *path, const float *images, size_t n, int rows, int cols, int per_row,
                    char *err, size_t errlen);
+
+/*! png_encode() :
+ *  Writes width x height 8-bit pixels (channels 1: grey, 3: RGB; row-major, tightly packed) to
+ *  the open file fp as a PNG; row_ptrs has room for height pointers. path names the file in err.
+ *  @return 0, or -1 with a message in err. Shared by png_write_grid() and plot.c. */
+int png_encode(FILE *fp, const unsigned char *canvas, unsigned char **row_ptrs, size_t width,
+               size_t height, int channels, char *err, size_t errlen, const char *path);
 
 /* The 8-bit pixel png_write_grid() stores for the value v. */
 unsigned char png_grid_pixel(float v);

@@ -7,21 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/errors.h"
 #include "core/fpenv.h"
 #include "core/parallel.h"
-
-/* Keep the happy path readable: bail out with a status, or forward a callee's error. */
-#define RETURN_ERROR_IF(cond, status)                                                              \
-    do {                                                                                           \
-        if (cond)                                                                                  \
-            return (status);                                                                       \
-    } while (0)
-#define FORWARD_IF_ERROR(expr)                                                                     \
-    do {                                                                                           \
-        int imi_fwd_status_ = (expr);                                                              \
-        if (imi_fwd_status_ != IMM_OK)                                                             \
-            return imi_fwd_status_;                                                                \
-    } while (0)
 
 /* *out = a * b, or false when the product overflows size_t. */
 static inline bool imi_mul_size(size_t a, size_t b, size_t *out) {

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rng.h" /* examples/ddpm/rng.h: the repository's generator */
+
 static int rank, nranks, failures;
 
 #define CHECK(cond)                                                                                \
@@ -24,18 +26,6 @@ static int rank, nranks, failures;
     } while (0)
 
 /* ---- data ----------------------------------------------------------------------------------- */
-
-static uint64_t splitmix(uint64_t *s) {
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static double uniform(uint64_t *s) { return (double)(splitmix(s) >> 11) * 0x1p-53; }
-static float gauss(uint64_t *s) {
-    const double u = uniform(s) + 0x1p-54, v = uniform(s);
-    return (float)(sqrt(-2.0 * log(u)) * cos(6.283185307179586 * v));
-}
 
 static void *xmalloc(size_t bytes) {
     void *p = malloc(bytes > 0 ? bytes : 1);
@@ -64,9 +54,10 @@ static void split(int kind, size_t batch, uint64_t seed, size_t *count) {
         return;
     }
     if (kind == SPLIT_RANDOM) {
-        uint64_t s = seed ^ 0x5eedu;
+        rng s;
+        rng_seed_plain(&s, seed ^ 0x5eedu);
         for (size_t i = 0; i < batch; i++)
-            count[splitmix(&s) % R]++;
+            count[rng_next(&s) % R]++;
         return;
     }
     for (size_t i = 0; i < batch; i++)
@@ -83,17 +74,18 @@ typedef struct {
    costs (ties are broken by the lowest column: the same matrix must give the same result). */
 static problem make_problem(size_t batch, size_t dim, int kind, uint64_t seed, int ties) {
     problem p = {batch, dim, xmalloc(batch * dim * 4), xmalloc(batch * dim * 4), 0, 0};
-    uint64_t s = seed;
+    rng s;
+    rng_seed_plain(&s, seed);
     float centre[4][512];
     for (int c = 0; c < 4; c++)
         for (size_t k = 0; k < dim && k < 512; k++)
-            centre[c][k] = (float)(uniform(&s) * 2 - 1);
+            centre[c][k] = (float)(rng_uniform(&s) * 2 - 1);
     for (size_t i = 0; i < batch; i++) {
-        const int c = (int)(splitmix(&s) % 4);
+        const int c = (int)(rng_next(&s) % 4);
         for (size_t k = 0; k < dim; k++) {
-            float v = centre[c][k % 512] + 0.3f * gauss(&s);
+            float v = centre[c][k % 512] + 0.3f * (float)rng_normal(&s);
             p.x[i * dim + k] = v > 1 ? 1 : v < -1 ? -1 : v;
-            p.noise[i * dim + k] = gauss(&s);
+            p.noise[i * dim + k] = (float)rng_normal(&s);
         }
         if (ties && i % 3 == 2) {
             memcpy(p.x + i * dim, p.x + (i - 1) * dim, dim * 4);
