@@ -483,6 +483,20 @@ IMM_API IMM_NODISCARD int imm_ctx_select_noise_knn(imm_ctx *ctx, const float *x,
                                                    const float *candidates, size_t k, size_t dim,
                                                    float *out, int32_t *index);
 
+/*! imm_ctx_distance() : imm_distance() with the context's options (metric, precision,
+ *  num_threads) and workspace: bitwise the same out, the same errors (IMM_ERR_INVALID_ARG also
+ *  for ctx NULL); once the workspace has grown to the largest (n, m, dim) seen, a call
+ *  allocates nothing (convention 9). */
+IMM_API IMM_NODISCARD int imm_ctx_distance(imm_ctx *ctx, const float *x, size_t n, const float *y,
+                                           size_t m, size_t dim, float *out);
+
+/*! imm_ctx_lap_solve() : imm_lap_solve_dual() with the context's options (solver, accuracy,
+ *  exact_finish, num_threads) and workspace: bitwise the same assign, u, v, total, the same
+ *  errors (IMM_ERR_INVALID_ARG also for ctx NULL); no allocation once warm. */
+IMM_API IMM_NODISCARD int imm_ctx_lap_solve(imm_ctx *ctx, const float *cost, size_t rows,
+                                            size_t cols, int32_t *assign, double *u, double *v,
+                                            double *total);
+
 /*! imm_ctx_workspace_size() :
  *  @param bytes out: the workspace a context needs for (batch, dim) with *opts (NULL = defaults),
  *         in bytes: the batch x batch float distance matrix, the distance kernels' workspace

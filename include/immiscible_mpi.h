@@ -74,11 +74,10 @@
  *   every rank: 4 B D (all images) + 8 n_r D (noise send / receive rows) + 4 B n_r (its distance
  *               block; not on rank 0, which computes into the matrix) + 12 n_r + O(R);
  *   rank 0:     + 4 B^2 (the distance matrix) + 16 B + 12 R (assignment, scatter records);
- *   plus, per call, what imm_distance() allocates (its note 7) on every rank and what
- *   imm_lap_solve() allocates (its note 5: about 76 B + 8 (1 + min(32, B)) B bytes) on rank 0:
- *   the core library has no context variant of those two calls, so they allocate per call
- *   even on a warm context. In the prescaled case rank 0 also holds 4 B D more (the whole
- *   noise), and imm_assign_noise() its own workspace.
+ *   plus a core context (imm_ctx_distance(), imm_ctx_lap_solve()) holding the larger of the
+ *   distance workspace (imm_distance note 7) and, on rank 0, the solver's (imm_lap_solve note 5:
+ *   76 B + 8 (1 + min(32, B)) B bytes), also grown once and reused. In the prescaled case rank
+ *   0 also holds 4 B D more (the whole noise), and imm_assign_noise() its own workspace.
  */
 #ifndef IMMISCIBLE_MPI_H
 #define IMMISCIBLE_MPI_H
@@ -168,9 +167,9 @@ IMM_MPI_API void imm_mpi_ctx_free(imm_mpi_ctx *ctx);
 /*! imm_mpi_ctx_assign_noise() :
  *  imm_mpi_assign_noise() on the context's communicator with its options: the same result,
  *  bitwise. Its buffers grow to the largest global batch, local batch and dim seen and are
- *  reused: once warm, the context itself allocates nothing (MPI datatypes included, which are
- *  rebuilt only when the sizes change); imm_distance() and imm_lap_solve() still allocate their
- *  own workspaces per call (see the introduction), and MPI may allocate internally.
+ *  reused: once warm, the library allocates nothing (MPI datatypes included, which are rebuilt
+ *  only when the sizes change; the distances and the solve run on a core context); MPI may
+ *  allocate internally.
  *  Collective; not safe to call concurrently on one context. */
 IMM_MPI_API IMM_NODISCARD int imm_mpi_ctx_assign_noise(imm_mpi_ctx *ctx, const float *x,
                                                        float *noise, size_t local_batch, size_t dim,

@@ -117,7 +117,9 @@ static int agree_data(imm_mpi_ctx *ctx, int local_status, const float *x, const 
 static int distances(imm_mpi_ctx *ctx, const float *noise, size_t dim) {
     const size_t b = ctx->batch, n = ctx->count[ctx->rank];
     float *out = ctx->block.ptr;
-    int status = imm_distance(ctx->x_all.ptr, b, noise, n, dim, &ctx->opts, out);
+    int status = ctx->core != NULL ? IMM_OK : imm_ctx_create(&ctx->core, &ctx->opts);
+    if (status == IMM_OK)
+        status = imm_ctx_distance(ctx->core, ctx->x_all.ptr, b, noise, n, dim, out);
     if (status == IMM_OK && ctx->rank == ROOT && n > 0)
         for (size_t i = b; i-- > 1;) /* row i moves up to i B >= i n: last row first */
             memmove(out + i * b, out + i * n, n * sizeof(float));
@@ -152,7 +154,7 @@ static void gather_columns(imm_mpi_ctx *ctx) {
 static void solve_and_plan(imm_mpi_ctx *ctx) {
     const size_t b = ctx->batch;
     int32_t *assign = ctx->assign.ptr, *rec = ctx->recs.ptr;
-    int status = imm_lap_solve(ctx->block.ptr, b, b, &ctx->opts, assign, NULL);
+    int status = imm_ctx_lap_solve(ctx->core, ctx->block.ptr, b, b, assign, NULL, NULL, NULL);
     for (int r = 0; r < ctx->size; r++) {
         int32_t *head = rec + 3 * (ctx->offset[r] + (size_t)r);
         head[0] = status, head[1] = 0, head[2] = 0;

@@ -116,6 +116,7 @@ static void release(imm_mpi_ctx *ctx) {
                           &ctx->recs,  &ctx->assign, &ctx->noise_all};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         free(bufs[i]->ptr);
+    imm_ctx_free(ctx->core);
     free(ctx->records);
     free(ctx->count);
     free(ctx->offset);

@@ -22,6 +22,8 @@ struct imm_mpi_ctx {
     MPI_Comm comm; /* the caller's communicator, duplicated */
     int rank, size;
     imm_options opts;
+    imm_ctx *core; /* the core library's context for distances and the solve (created at the
+                      first call, once the options are known to be valid) */
 
     /* Per-call layout, the same on every rank: local_batch and first global row per rank. */
     uint64_t *records;      /* size x MPI_RECORD_WORDS, from the argument allgather */

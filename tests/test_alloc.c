@@ -468,6 +468,12 @@ static int ctx_pool(fixture *f) {
 static int ctx_knn1(fixture *f) {
     return imm_ctx_select_noise_knn(f->ctx, f->x, SB, f->cand, 1, SD, f->out, f->index);
 }
+static int ctx_distance(fixture *f) {
+    return imm_ctx_distance(f->ctx, f->x, SB, f->pool, SPOOL, SD, f->dist);
+}
+static int ctx_lap(fixture *f) {
+    return imm_ctx_lap_solve(f->ctx, f->cost, SB, SB, f->assign, f->u, f->v, f->scalar);
+}
 static int ctx_knn4(fixture *f) {
     return imm_ctx_select_noise_knn(f->ctx, f->x, SB, f->cand, SK, SD, f->out, f->index);
 }
@@ -508,6 +514,8 @@ static const sweep_case sweep_cases[] = {
     CASE_CTX("imm_ctx_assign_noise_pool (cold)", ctx_pool),
     CASE_CTX("imm_ctx_select_noise_knn k=1 (cold)", ctx_knn1),
     CASE_CTX("imm_ctx_select_noise_knn k=4 (cold)", ctx_knn4),
+    CASE_CTX("imm_ctx_distance (cold)", ctx_distance),
+    CASE_CTX("imm_ctx_lap_solve (cold)", ctx_lap),
 };
 #undef CASE
 #undef CASE_CTX
@@ -704,6 +712,51 @@ static void test_warm_context(void **state) {
     assert_true(most <= MAX_RUNTIME_ALLOCS_PER_CALL);
 }
 
+/* imm_ctx_distance and imm_ctx_lap_solve: bitwise the one-shot results, and once warm no
+   allocation at all (library or runtime), with 1 and 2 threads. */
+static void test_warm_distance_and_solve(void **state) {
+    (void)state;
+    enum { N = 300, M = 320, D = 96 };
+    float *x = malloc(N * D * sizeof(float)), *y = malloc(M * D * sizeof(float));
+    float *d1 = malloc(N * M * sizeof(float)), *d2 = malloc(N * M * sizeof(float));
+    int32_t a1[N], a2[N];
+    double u1[N], u2[N], v1[M], v2[M], t1, t2;
+    tu_rng r = tu_rng_make(77);
+    tu_images(x, N, D, &r);
+    tu_noise(y, M, D, &r);
+    for (int threads = 1; threads <= 2; threads++)
+        for (int32_t solver = IMM_SOLVER_EXACT; solver <= IMM_SOLVER_AUCTION; solver++) {
+            imm_options o = tu_opts(solver, IMM_PRECISION_FP32, IMM_METRIC_L2, threads);
+            imm_ctx *ctx;
+            assert_int_equal(imm_ctx_create(&ctx, &o), IMM_OK);
+            assert_int_equal(imm_distance(x, N, y, M, D, &o, d1), IMM_OK);
+            assert_int_equal(imm_ctx_distance(ctx, x, N, y, M, D, d2), IMM_OK); /* warms */
+            assert_memory_equal(d1, d2, N * M * sizeof(float));
+            assert_int_equal(imm_lap_solve_dual(d1, N, M, &o, a1, u1, v1, &t1), IMM_OK);
+            assert_int_equal(imm_ctx_lap_solve(ctx, d2, N, M, a2, u2, v2, &t2), IMM_OK);
+            assert_memory_equal(a1, a2, sizeof a1);
+            assert_memory_equal(u1, u2, sizeof u1);
+            assert_memory_equal(v1, v2, sizeof v1);
+            assert_memory_equal(&t1, &t2, sizeof t1);
+            arm(0);
+            int st1 = imm_ctx_distance(ctx, x, N, y, M, D, d2);
+            int st2 = imm_ctx_lap_solve(ctx, d2, N, M, a2, u2, v2, &t2);
+            alloc_counts n = disarm();
+            assert_int_equal(st1, IMM_OK);
+            assert_int_equal(st2, IMM_OK);
+            print_message("  warm imm_ctx_distance + imm_ctx_lap_solve, %d thread(s), solver %d: "
+                          "%ld library, %ld runtime allocations\n",
+                          threads, (int)solver, n.lib, n.runtime);
+            assert_int_equal(n.lib, 0);
+            assert_true(n.runtime <= MAX_RUNTIME_ALLOCS_PER_CALL);
+            imm_ctx_free(ctx);
+        }
+    free(x);
+    free(y);
+    free(d1);
+    free(d2);
+}
+
 /*-----------------------------------------------------------------------------------------------
  *  Test 3: a small one-shot solve (printed only, for now).
  *---------------------------------------------------------------------------------------------*/
@@ -722,13 +775,14 @@ static void test_small_one_shot(void **state) {
     assert_true(tu_is_injection(perm, 8, 8));
     print_message("  imm_lap_solve 8x8, default options: %ld library, %ld runtime allocations\n",
                   n.lib, n.runtime);
-    /* small problems start no OpenMP team (lib/core/parallel.h), so the runtime allocates nothing */
+    /* small problems start no OpenMP team (lib/core/parallel.h), so the runtime allocates nothing
+     */
     assert_int_equal(n.runtime, 0);
 }
 
 /* The memory figures the header states: imm_lap_solve allocates one block of 76 bytes per column
-   (rounded up to a multiple of 8) plus 8 + 8 min(32, cols) bytes per row (note 5); a context's workspace is
-   imm_ctx_workspace_size() (plus 63 bytes of alignment slack). */
+   (rounded up to a multiple of 8) plus 8 + 8 min(32, cols) bytes per row (note 5); a context's
+   workspace is imm_ctx_workspace_size() (plus 63 bytes of alignment slack). */
 static void test_memory_figures(void **state) {
     (void)state;
     static const size_t shapes[][2] = {{5, 7}, {40, 40}, {40, 2048}, {300, 310}};
@@ -746,8 +800,9 @@ static void test_memory_figures(void **state) {
         assert_int_equal(st, IMM_OK);
         const size_t k = cols < 32 ? cols : 32;
         const size_t want = (76 * cols + 7) / 8 * 8 + rows * (8 + 8 * k);
-        print_message("  imm_lap_solve %zu x %zu: %ld allocation(s), largest %ld bytes (header: %zu)\n",
-                      rows, cols, n.lib, atomic_load(&lib_largest), want);
+        print_message(
+            "  imm_lap_solve %zu x %zu: %ld allocation(s), largest %ld bytes (header: %zu)\n", rows,
+            cols, n.lib, atomic_load(&lib_largest), want);
         assert_int_equal(n.lib, 1);
         assert_int_equal((size_t)atomic_load(&lib_largest), want);
         free(cost);
@@ -788,6 +843,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_nomem_sweep_1thread, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_nomem_sweep_2threads, fixture_setup, fixture_teardown),
         cmocka_unit_test(test_warm_context),
+        cmocka_unit_test(test_warm_distance_and_solve),
         cmocka_unit_test(test_small_one_shot),
         cmocka_unit_test(test_memory_figures),
     };

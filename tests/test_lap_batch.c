@@ -232,6 +232,11 @@ static void test_batch_errors(void **state) {
     c[5] = NAN;
     assert_int_equal(imm_lap_solve_batch(c, 2, 2, 2, NULL, a, NULL, NULL, t), IMM_ERR_NONFINITE);
     assert_true(a[0] == -1 && t[0] == -1.0);
+    /* the context variants of the solver and the distances refuse a NULL context */
+    float dist[4];
+    assert_int_equal(imm_ctx_lap_solve(NULL, c, 2, 2, a, NULL, NULL, t), IMM_ERR_INVALID_ARG);
+    assert_int_equal(imm_ctx_distance(NULL, c, 2, c + 4, 2, 2, dist), IMM_ERR_INVALID_ARG);
+    assert_true(a[0] == -1 && t[0] == -1.0);
     /* empty batches and empty problems */
     assert_int_equal(imm_lap_solve_batch(NULL, 0, 2, 2, NULL, NULL, NULL, NULL, NULL), IMM_OK);
     assert_int_equal(imm_lap_solve_batch(NULL, 2, 0, 2, NULL, NULL, NULL, v, t), IMM_OK);

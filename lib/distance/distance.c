@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context.h"
 #include "core/internal.h"
 #include "core/layout.h"
 #include "distance/dist_plan.h"
@@ -126,11 +127,16 @@ int imi_dist_compute(const float *x, size_t n, const float *y, size_t m, size_t 
     return imi_dist_compute_scaled(x, n, y, m, dim, o, work, out, &scaled);
 }
 
-static int distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
+/* One code path for the one-shot call (ctx NULL: opts, a workspace allocated and freed here) and
+   the context call (its options and growing workspace), so both give the same bits. */
+static int distance(imm_ctx *ctx, const float *x, size_t n, const float *y, size_t m, size_t dim,
                     const imm_options *opts, float *out) {
     imm_options o;
     size_t nx, ny, nm;
-    FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
+    if (ctx != NULL)
+        o = ctx->opts;
+    else
+        FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
     RETURN_ERROR_IF(!imi_mul_size(n, dim, &nx) || !imi_mul_size(m, dim, &ny) ||
                         !imi_mul_size(n, m, &nm) || !imi_mul_size(nm, sizeof(float), &nm) ||
                         !imi_mul_size(nx, sizeof(float), &nx) ||
@@ -145,8 +151,14 @@ static int distance(const float *x, size_t n, const float *y, size_t m, size_t d
                     IMM_ERR_INVALID_ARG);
     size_t bytes = imi_dist_workspace_bytes(n, m, dim, &o);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
-    void *block, *work = imi_alloc64(bytes, &block);
-    RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
+    void *block = NULL, *work;
+    if (ctx != NULL) {
+        FORWARD_IF_ERROR(imi_ctx_reserve(ctx, bytes));
+        work = ctx->work;
+    } else {
+        work = imi_alloc64(bytes, &block);
+        RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
+    }
     int status = imi_dist_compute(x, n, y, m, dim, &o, work, out);
     free(block);
     return status;
@@ -156,7 +168,17 @@ int imm_distance(const float *x, size_t n, const float *y, size_t m, size_t dim,
                  const imm_options *opts, float *out) {
     imi_fpenv fe;
     imi_fpenv_enter(&fe);
-    int status = distance(x, n, y, m, dim, opts, out);
+    int status = distance(NULL, x, n, y, m, dim, opts, out);
+    imi_fpenv_leave(&fe);
+    return status;
+}
+
+int imm_ctx_distance(imm_ctx *ctx, const float *x, size_t n, const float *y, size_t m, size_t dim,
+                     float *out) {
+    RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
+    imi_fpenv fe;
+    imi_fpenv_enter(&fe);
+    int status = distance(ctx, x, n, y, m, dim, NULL, out);
     imi_fpenv_leave(&fe);
     return status;
 }

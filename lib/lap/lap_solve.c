@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/context.h"
 #include "core/internal.h"
 #include "core/layout.h"
 #include "lap/auction.h"
@@ -134,11 +135,16 @@ static int scan_costs(const float *cost, size_t cells, const imm_options *o, boo
     return IMM_OK;
 }
 
-static int solve(const float *cost, size_t rows, size_t cols, const imm_options *opts,
+/* ctx NULL: the one-shot calls (opts; a workspace allocated and freed here); else the context's
+   options and growing workspace. One code path, so both give the same bits. */
+static int solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, const imm_options *opts,
                  int32_t *assign, double *u, double *v, imm_lap_info *info, double *total) {
     imm_options o;
     size_t cells;
-    FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
+    if (ctx != NULL)
+        o = ctx->opts;
+    else
+        FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
     FORWARD_IF_ERROR(imi_lap_check_shape(rows, cols, &cells));
     RETURN_ERROR_IF(any_overlap(cost, cells, rows, cols, assign, u, v, info, total),
                     IMM_ERR_INVALID_ARG);
@@ -159,8 +165,14 @@ static int solve(const float *cost, size_t rows, size_t cols, const imm_options 
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
     bool forbidden;
     FORWARD_IF_ERROR(scan_costs(cost, cells, &o, &forbidden));
-    void *work = malloc(bytes);
-    RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
+    void *block = NULL, *work;
+    if (ctx != NULL) {
+        FORWARD_IF_ERROR(imi_ctx_reserve(ctx, bytes));
+        work = ctx->work;
+    } else {
+        work = block = malloc(bytes);
+        RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
+    }
     lap_state s;
     imi_lap_state_init(&s, cost, rows, cols, imi_threads(&o), work);
     s.forbidden = forbidden;
@@ -168,18 +180,24 @@ static int solve(const float *cost, size_t rows, size_t cols, const imm_options 
     imi_fpenv_enter(&fe);
     int status = imi_lap_run(&s, &o, assign, u, v, info, total);
     imi_fpenv_leave(&fe);
-    free(work);
+    free(block);
     return status;
 }
 
 int imm_lap_solve_ex(const float *cost, size_t rows, size_t cols, const imm_options *opts,
                      int32_t *assign, double *u, double *v, imm_lap_info *info) {
-    return solve(cost, rows, cols, opts, assign, u, v, info, NULL);
+    return solve(NULL, cost, rows, cols, opts, assign, u, v, info, NULL);
 }
 
 int imm_lap_solve_dual(const float *cost, size_t rows, size_t cols, const imm_options *opts,
                        int32_t *assign, double *u, double *v, double *total) {
-    return solve(cost, rows, cols, opts, assign, u, v, NULL, total);
+    return solve(NULL, cost, rows, cols, opts, assign, u, v, NULL, total);
+}
+
+int imm_ctx_lap_solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, int32_t *assign,
+                      double *u, double *v, double *total) {
+    RETURN_ERROR_IF(ctx == NULL, IMM_ERR_INVALID_ARG);
+    return solve(ctx, cost, rows, cols, NULL, assign, u, v, NULL, total);
 }
 
 int imm_lap_solve(const float *cost, size_t rows, size_t cols, const imm_options *opts,
