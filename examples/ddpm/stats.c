@@ -4,6 +4,19 @@
 #include <math.h>
 #include <stddef.h>
 
+/* One step of Lentz's method for a continued fraction with partial numerator num: updates the
+   running c and d (kept away from 0 by tiny) and returns the factor for the value. */
+static double lentz_step(double num, double *c, double *d, double tiny) {
+    *d = 1.0 + num * *d;
+    *c = 1.0 + num / *c;
+    if (fabs(*d) < tiny)
+        *d = tiny;
+    if (fabs(*c) < tiny)
+        *c = tiny;
+    *d = 1.0 / *d;
+    return *d * *c;
+}
+
 /* The continued fraction of I_x(a, b) (modified Lentz; converges fast for x < (a+1)/(a+b+2)). */
 static double incbeta_cf(double a, double b, double x) {
     const double tiny = 1e-300;
@@ -15,25 +28,10 @@ static double incbeta_cf(double a, double b, double x) {
     for (int m = 1; m <= 10000; m++) {
         double m2 = 2.0 * m;
         /* even step */
-        double num = m * (b - m) * x / ((a + m2 - 1.0) * (a + m2));
-        d = 1.0 + num * d;
-        c = 1.0 + num / c;
-        if (fabs(d) < tiny)
-            d = tiny;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1.0 / d;
-        f *= d * c;
+        f *= lentz_step(m * (b - m) * x / ((a + m2 - 1.0) * (a + m2)), &c, &d, tiny);
         /* odd step */
-        num = -(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0));
-        d = 1.0 + num * d;
-        c = 1.0 + num / c;
-        if (fabs(d) < tiny)
-            d = tiny;
-        if (fabs(c) < tiny)
-            c = tiny;
-        d = 1.0 / d;
-        double delta = d * c;
+        double delta =
+            lentz_step(-(a + m) * (a + b + m) * x / ((a + m2) * (a + m2 + 1.0)), &c, &d, tiny);
         f *= delta;
         if (fabs(delta - 1.0) < 1e-16)
             break;

@@ -13,8 +13,7 @@ void *imi_alloc64(size_t bytes, void **raw) {
 
 int imi_ctx_init_local(imm_ctx *ctx, const imm_options *opts) {
     *ctx = (imm_ctx){0};
-    FORWARD_IF_ERROR(imi_options_resolve(opts, &ctx->opts));
-    return imi_options_supported(&ctx->opts);
+    return imi_options_resolve(opts, &ctx->opts);
 }
 
 int imm_ctx_create(imm_ctx **ctx, const imm_options *opts) {

@@ -27,13 +27,28 @@ static inline bool imi_overlap(const void *a, size_t abytes, const void *b, size
            pb < pa + abytes;
 }
 
+/* A caller's buffer: where it starts and how many bytes the call may read or write there. */
+typedef struct {
+    const void *p;
+    size_t bytes;
+} imi_span;
+
+/* True when an output shares a byte with another output or with an input (inputs may overlap
+   each other): the check every entry point makes before reading anything. */
+static inline bool imi_outputs_overlap(const imi_span *out, size_t nout, const imi_span *in,
+                                       size_t nin) {
+    for (size_t a = 0; a < nout; a++) {
+        for (size_t b = a + 1; b < nout; b++)
+            if (imi_overlap(out[a].p, out[a].bytes, out[b].p, out[b].bytes))
+                return true;
+        for (size_t b = 0; b < nin; b++)
+            if (imi_overlap(out[a].p, out[a].bytes, in[b].p, in[b].bytes))
+                return true;
+    }
+    return false;
+}
+
 /* Validates options (NULL allowed) and copies them, or the defaults, into *out. */
 int imi_options_resolve(const imm_options *opts, imm_options *out);
-
-/* IMM_OK when this build can serve the (valid) options, else IMM_ERR_UNSUPPORTED. */
-int imi_options_supported(const imm_options *opts);
-
-/* True when all n floats are finite. */
-bool imi_all_finite(const float *p, size_t n);
 
 #endif

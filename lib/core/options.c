@@ -38,20 +38,3 @@ int imi_options_resolve(const imm_options *opts, imm_options *out) {
         out->accuracy = IMM_AUCTION_DEFAULT_ACCURACY;
     return IMM_OK;
 }
-
-int imi_options_supported(const imm_options *opts) {
-    (void)opts; /* every precision has distance kernels */
-    return IMM_OK;
-}
-
-bool imi_all_finite(const float *p, size_t n) {
-    /* A float is NaN or Inf exactly when its exponent bits are all ones. An integer OR-reduction
-       has no ordering issue, so the compiler vectorises this scan. */
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, p + i, sizeof bits);
-        bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u);
-    }
-    return bad == 0;
-}

@@ -14,14 +14,6 @@ static double max_abs(const double *p, size_t n) {
     return m;
 }
 
-/* No NaN and no -Inf (+Inf is a forbidden pair). */
-static bool costs_valid(const float *cost, size_t cells) {
-    for (size_t t = 0; t < cells; t++)
-        if (!(cost[t] > -INFINITY))
-            return false;
-    return true;
-}
-
 /* The violation as computed in double, without the rounding margin. */
 static double computed_violation(const float *cost, size_t rows, size_t cols, const int32_t *assign,
                                  const double *u, const double *v, const unsigned char *used) {
@@ -48,11 +40,12 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
     size_t cells;
     RETURN_ERROR_IF(violation == NULL, IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imi_lap_check_shape(rows, cols, &cells));
-    RETURN_ERROR_IF(imi_overlap(violation, sizeof(double), cost, cells * sizeof(float)) ||
-                        imi_overlap(violation, sizeof(double), assign, rows * sizeof(int32_t)) ||
-                        imi_overlap(violation, sizeof(double), u, rows * sizeof(double)) ||
-                        imi_overlap(violation, sizeof(double), v, cols * sizeof(double)),
-                    IMM_ERR_INVALID_ARG);
+    const imi_span output = {violation, sizeof(double)};
+    const imi_span inputs[4] = {{cost, cells * sizeof(float)},
+                                {assign, rows * sizeof(int32_t)},
+                                {u, rows * sizeof(double)},
+                                {v, cols * sizeof(double)}};
+    RETURN_ERROR_IF(imi_outputs_overlap(&output, 1, inputs, 4), IMM_ERR_INVALID_ARG);
     if (rows == 0) {
         *violation = 0.0;
         return IMM_OK;
@@ -70,8 +63,9 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
     }
     /* Potentials whose sums overflow prove nothing: NONFINITE like NaN / Inf. */
     const double umax = max_abs(u, rows), vmax = max_abs(v, cols);
-    if (status == IMM_OK && (!costs_valid(cost, cells) || !isfinite(umax) || !isfinite(vmax) ||
-                             !isfinite(umax + vmax + (double)FLT_MAX)))
+    bool forbidden; /* +Inf costs: allowed, an assigned one is an infinite violation */
+    if (status == IMM_OK && (!imi_lap_costs_valid(cost, cells, &forbidden) || !isfinite(umax) ||
+                             !isfinite(vmax) || !isfinite(umax + vmax + (double)FLT_MAX)))
         status = IMM_ERR_NONFINITE;
     if (status == IMM_OK) {
         /* Each term is formed with at most three roundings of operands no larger than

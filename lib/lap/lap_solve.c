@@ -104,24 +104,9 @@ int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, 
     return IMM_OK;
 }
 
-/* Whether any two of the caller's buffers that the solver writes, or one it writes and the costs,
-   share a byte. */
-static bool any_overlap(const float *cost, size_t cells, size_t rows, size_t cols,
-                        const int32_t *assign, const double *u, const double *v,
-                        const imm_lap_info *info, const double *total) {
-    const void *p[6] = {cost, assign, u, v, info, total};
-    const size_t bytes[6] = {cells * sizeof(float), rows * sizeof(int32_t), rows * sizeof(double),
-                             cols * sizeof(double), sizeof(imm_lap_info),   sizeof(double)};
-    for (int a = 0; a < 6; a++)
-        for (int b = a + 1; b < 6; b++)
-            if (imi_overlap(p[a], bytes[a], p[b], bytes[b]))
-                return true;
-    return false;
-}
-
 /* NaN and -Inf are errors; +Inf marks a forbidden pair (*forbidden), which only the exact solver
    serves. Integer OR-reductions over the bits, so the scan vectorises. */
-static int scan_costs(const float *cost, size_t cells, const imm_options *o, bool *forbidden) {
+bool imi_lap_costs_valid(const float *cost, size_t cells, bool *forbidden) {
     uint32_t bad = 0, inf = 0;
     for (size_t t = 0; t < cells; t++) {
         uint32_t bits;
@@ -129,9 +114,15 @@ static int scan_costs(const float *cost, size_t cells, const imm_options *o, boo
         inf |= (uint32_t)(bits == 0x7f800000u);
         bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u && bits != 0x7f800000u);
     }
-    RETURN_ERROR_IF(bad != 0, IMM_ERR_NONFINITE);
-    RETURN_ERROR_IF(inf != 0 && o->solver == IMM_SOLVER_AUCTION, IMM_ERR_UNSUPPORTED);
     *forbidden = inf != 0;
+    return bad == 0;
+}
+
+/* The costs' errors for the options' solver: NONFINITE, or UNSUPPORTED for the auction with
+   forbidden pairs. */
+static int scan_costs(const float *cost, size_t cells, const imm_options *o, bool *forbidden) {
+    RETURN_ERROR_IF(!imi_lap_costs_valid(cost, cells, forbidden), IMM_ERR_NONFINITE);
+    RETURN_ERROR_IF(*forbidden && o->solver == IMM_SOLVER_AUCTION, IMM_ERR_UNSUPPORTED);
     return IMM_OK;
 }
 
@@ -146,8 +137,13 @@ static int solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, cons
     else
         FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
     FORWARD_IF_ERROR(imi_lap_check_shape(rows, cols, &cells));
-    RETURN_ERROR_IF(any_overlap(cost, cells, rows, cols, assign, u, v, info, total),
-                    IMM_ERR_INVALID_ARG);
+    const imi_span outputs[5] = {{assign, rows * sizeof(int32_t)},
+                                 {u, rows * sizeof(double)},
+                                 {v, cols * sizeof(double)},
+                                 {info, sizeof(imm_lap_info)},
+                                 {total, sizeof(double)}};
+    const imi_span input = {cost, cells * sizeof(float)};
+    RETURN_ERROR_IF(imi_outputs_overlap(outputs, 5, &input, 1), IMM_ERR_INVALID_ARG);
     if (rows == 0) {
         if (v != NULL)
             for (size_t j = 0; j < cols; j++)
@@ -266,19 +262,19 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
     RETURN_ERROR_IF(!imi_mul_size(cells, count, &all) || !imi_mul_size(all, sizeof(float), &all) ||
                         !imi_mul_size(count, cols * sizeof(double), &vbytes),
                     IMM_ERR_TOO_LARGE);
-    const void *p[5] = {cost, assign, u, v, totals};
-    const size_t bytes[5] = {all, count * rows * sizeof(int32_t), count * rows * sizeof(double),
-                             vbytes, count * sizeof(double)};
-    for (int a = 0; a < 5; a++)
-        for (int b = a + 1; b < 5; b++)
-            RETURN_ERROR_IF(imi_overlap(p[a], bytes[a], p[b], bytes[b]), IMM_ERR_INVALID_ARG);
+    const imi_span out[4] = {{assign, count * rows * sizeof(int32_t)},
+                             {u, count * rows * sizeof(double)},
+                             {v, vbytes},
+                             {totals, count * sizeof(double)}};
+    const imi_span input = {cost, all};
+    RETURN_ERROR_IF(imi_outputs_overlap(out, 4, &input, 1), IMM_ERR_INVALID_ARG);
     if (count == 0)
         return IMM_OK;
     if (rows == 0) {
         if (v != NULL)
-            memset(v, 0, bytes[3]);
+            memset(v, 0, out[2].bytes);
         if (totals != NULL)
-            memset(totals, 0, bytes[4]);
+            memset(totals, 0, out[3].bytes);
         return IMM_OK;
     }
     RETURN_ERROR_IF(cost == NULL || assign == NULL, IMM_ERR_INVALID_ARG);
@@ -307,13 +303,13 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
         status = job.infeasible ? IMM_ERR_INFEASIBLE : IMM_OK;
     }
     if (status == IMM_OK) { /* outputs last */
-        memcpy(assign, job.assign, bytes[1]);
+        memcpy(assign, job.assign, out[0].bytes);
         if (u != NULL)
-            memcpy(u, job.u, bytes[2]);
+            memcpy(u, job.u, out[1].bytes);
         if (v != NULL)
-            memcpy(v, job.v, bytes[3]);
+            memcpy(v, job.v, out[2].bytes);
         if (totals != NULL)
-            memcpy(totals, job.totals, bytes[4]);
+            memcpy(totals, job.totals, out[3].bytes);
     }
     free(work);
     return status;

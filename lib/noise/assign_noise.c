@@ -80,11 +80,9 @@ static int check_overlap(const float *x, size_t rows, const float *src, size_t s
     RETURN_ERROR_IF(!imi_mul_size(rows, dim, &xb) || !imi_mul_size(xb, sizeof(float), &xb) ||
                         !imi_mul_size(src_rows, dim, &sb) || !imi_mul_size(sb, sizeof(float), &sb),
                     IMM_ERR_TOO_LARGE);
-    const size_t ib = rows * sizeof(int32_t);
-    RETURN_ERROR_IF(imi_overlap(out, xb, x, xb) || imi_overlap(out, xb, src, sb) ||
-                        imi_overlap(index, ib, x, xb) || imi_overlap(index, ib, src, sb) ||
-                        imi_overlap(index, ib, out, xb),
-                    IMM_ERR_INVALID_ARG);
+    const imi_span outputs[2] = {{out, xb}, {index, rows * sizeof(int32_t)}};
+    const imi_span inputs[2] = {{x, xb}, {src, sb}};
+    RETURN_ERROR_IF(imi_outputs_overlap(outputs, 2, inputs, 2), IMM_ERR_INVALID_ARG);
     return IMM_OK;
 }
 
@@ -176,7 +174,6 @@ int imm_ctx_workspace_size(const imm_options *opts, size_t batch, size_t dim, si
     RETURN_ERROR_IF(bytes == NULL, IMM_ERR_INVALID_ARG);
     RETURN_ERROR_IF(imi_overlap(bytes, sizeof *bytes, opts, sizeof *opts), IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imi_options_resolve(opts, &o));
-    FORWARD_IF_ERROR(imi_options_supported(&o));
     FORWARD_IF_ERROR(plan(batch, batch, dim, &o, &l));
     *bytes = batch == 0 ? 0 : l.total;
     return IMM_OK;

@@ -110,11 +110,9 @@ static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *c
         return IMM_OK;
     RETURN_ERROR_IF(x == NULL || cand == NULL || out == NULL, IMM_ERR_INVALID_ARG);
     const size_t rows = batch * dim * sizeof(float); /* fits: checked by plan() */
-    RETURN_ERROR_IF(imi_overlap(out, rows, x, rows) || imi_overlap(out, rows, cand, k * rows) ||
-                        imi_overlap(index, batch * sizeof(int32_t), x, rows) ||
-                        imi_overlap(index, batch * sizeof(int32_t), cand, k * rows) ||
-                        imi_overlap(index, batch * sizeof(int32_t), out, rows),
-                    IMM_ERR_INVALID_ARG);
+    const imi_span outputs[2] = {{out, rows}, {index, batch * sizeof(int32_t)}};
+    const imi_span inputs[2] = {{x, rows}, {cand, k * rows}};
+    RETURN_ERROR_IF(imi_outputs_overlap(outputs, 2, inputs, 2), IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imi_ctx_reserve(ctx, total));
     /* Every k goes through the distance kernels, k = 1 included: the same checks (ranges of the
        precision, overflowing distances) for every k. Their pre-pass also finds every NaN / Inf:

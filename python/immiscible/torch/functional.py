@@ -51,6 +51,15 @@ def _draw_like(x, generator):
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
+
+def _device_assignment(x, rows, solver, precision, metric, threads):
+    """The torch path: distances on the device, the B x len(rows) cost to the host, the
+    library's solve; returns the chosen row indices as a LongTensor on rows' device."""
+    T.check_choice("solver", solver, ("exact", "auction"))
+    d = T.device_distance(T.rows(x), T.rows(rows), precision, metric)
+    index = T.solve(T.host_cost(d), solver, T.resolve_threads(threads))
+    return T.perm_tensor(index, rows.device)
+
 def assign_noise(x, noise=None, *, solver="exact", precision="fp32", metric="l2", threads=None,
                  distance="auto", generator=None, assigner=None):
     """Reorder the noise rows so that the total image-noise distance is minimal.
@@ -108,10 +117,7 @@ def assign_noise(x, noise=None, *, solver="exact", precision="fp32", metric="l2"
     _check_batch(x, noise, "noise")
     path = T.resolve_distance(distance, x, noise)
     if path == "torch":
-        T.check_choice("solver", solver, ("exact", "auction"))
-        d = T.device_distance(T.rows(x), T.rows(noise), precision, metric)
-        index = T.solve(T.host_cost(d), solver, T.resolve_threads(threads))
-        perm = T.perm_tensor(index, noise.device)
+        perm = _device_assignment(x, noise, solver, precision, metric, threads)
         return noise.index_select(0, perm), perm
     xh = T.host_f32(T.rows(x))
     nh = T.host_f32(T.rows(noise))
@@ -161,10 +167,7 @@ def assign_noise_pool(x, pool, *, solver="exact", precision="fp32", metric="l2",
     path = T.resolve_distance(distance, x, pool)
     out_shape = (x.shape[0],) + tuple(pool.shape[1:])
     if path == "torch":
-        T.check_choice("solver", solver, ("exact", "auction"))
-        d = T.device_distance(T.rows(x), T.rows(pool), precision, metric)
-        index = T.solve(T.host_cost(d), solver, T.resolve_threads(threads))
-        index = T.perm_tensor(index, pool.device)
+        index = _device_assignment(x, pool, solver, precision, metric, threads)
         return pool.index_select(0, index), index
     xh = T.host_f32(T.rows(x))
     ph = T.host_f32(T.rows(pool))
