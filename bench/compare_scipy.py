@@ -245,7 +245,7 @@ def pot_lsa(m64):
     square problem is a permutation matrix. Returns (assign, None)."""
     b = m64.shape[0]
     w = np.full(b, 1.0 / b)
-    plan = ot.emd(w, w, m64)
+    plan = ot.emd(w, w, m64, numItermax=10**8)  # the default 1e5 stops short from B = 2048
     return plan.argmax(axis=1), None
 
 

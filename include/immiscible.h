@@ -63,7 +63,7 @@ extern "C" {
 
 #define IMM_VERSION_MAJOR 0
 #define IMM_VERSION_MINOR 1
-#define IMM_VERSION_PATCH 0
+#define IMM_VERSION_PATCH 1
 #define IMM_VERSION_NUMBER (IMM_VERSION_MAJOR * 10000 + IMM_VERSION_MINOR * 100 + IMM_VERSION_PATCH)
 
 #if defined(IMM_STATIC_DEFINE)
@@ -201,8 +201,10 @@ IMM_API void imm_options_init(imm_options *opts);
  *  @param rows   number of rows, rows <= cols, rows <= INT32_MAX.
  *  @param cols   number of columns, cols <= INT32_MAX.
  *  @param opts   solver options or NULL; `solver`, `num_threads` (the auction solver's bids;
- *                the exact solver's phases are sequential), `accuracy` and `exact_finish`
- *                matter here (`precision` and `metric` do not).
+ *                the exact solver's passes over the matrix -- validation, column means,
+ *                candidate lists, certification -- while its assignment phases are
+ *                sequential), `accuracy` and `exact_finish` matter here (`precision` and
+ *                `metric` do not).
  *  @param assign out: rows int32 column indices, all distinct.
  *  @param total  out (may be NULL): the sum of the float costs of the assignment, in double.
  *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, rows > cols, bad options, overlapping
@@ -247,11 +249,23 @@ typedef struct imm_lap_info {
     double gap_bound;   /* max(0, total - lower_bound): the result is at most this far from
                            optimal (up to the rounding of total itself, a double sum) */
     double final_eps;   /* epsilon of the auction's last phase (0 if no auction ran) */
-    int64_t bids;       /* auction bids (row scans) */
+    int64_t bids;       /* auction bids (the auction solver's, or the exact solver's warm
+                           start) */
     int64_t augmentations; /* shortest augmenting path searches */
     int32_t phases;     /* auction phases */
     int32_t exact;      /* 1 when the result is optimal (exact solver or exact finish) */
-    uint64_t reserved_[8];
+    /* Where the work went (since 0.1.1, carved out of the reserved space; what a solve
+       measured, not part of its result): */
+    double passes;      /* cost rows read in full, divided by rows: the validation scan, the
+                           column means, candidate list builds, certification passes, dense
+                           row scans and the lower bound's pass each count */
+    double seconds[4];  /* wall time of: [0] validation and column means, [1] the auction (warm
+                           start or solver), [2] the exact phases (ARR, Dijkstra) or the
+                           auction's completion, [3] the exact solver's certification passes on
+                           the full matrix (the lower bound's pass is not timed) */
+    int32_t sparse;     /* 1 when the exact solver's sparse mode proved the result */
+    int32_t rounds;     /* certification passes of the sparse mode */
+    uint64_t reserved_[2];
 } imm_lap_info;
 
 /*! imm_lap_solve_ex() :

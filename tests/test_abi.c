@@ -60,7 +60,11 @@ TU_OFFSET(imm_lap_info, bids, 32);
 TU_OFFSET(imm_lap_info, augmentations, 40);
 TU_OFFSET(imm_lap_info, phases, 48);
 TU_OFFSET(imm_lap_info, exact, 52);
-TU_OFFSET(imm_lap_info, reserved_, 56);
+TU_OFFSET(imm_lap_info, passes, 56);
+TU_OFFSET(imm_lap_info, seconds, 64);
+TU_OFFSET(imm_lap_info, sparse, 96);
+TU_OFFSET(imm_lap_info, rounds, 100);
+TU_OFFSET(imm_lap_info, reserved_, 104);
 TU_TYPE(imm_lap_info, total, double);
 TU_TYPE(imm_lap_info, lower_bound, double);
 TU_TYPE(imm_lap_info, gap_bound, double);
@@ -69,8 +73,13 @@ TU_TYPE(imm_lap_info, bids, int64_t);
 TU_TYPE(imm_lap_info, augmentations, int64_t);
 TU_TYPE(imm_lap_info, phases, int32_t);
 TU_TYPE(imm_lap_info, exact, int32_t);
+TU_TYPE(imm_lap_info, passes, double);
+TU_TYPE(imm_lap_info, seconds[0], double);
+TU_TYPE(imm_lap_info, sparse, int32_t);
+TU_TYPE(imm_lap_info, rounds, int32_t);
 TU_TYPE(imm_lap_info, reserved_[0], uint64_t);
-_Static_assert(sizeof(((imm_lap_info *)0)->reserved_) == 8 * 8, "imm_lap_info.reserved_[8]");
+_Static_assert(sizeof(((imm_lap_info *)0)->seconds) == 4 * 8, "imm_lap_info.seconds[4]");
+_Static_assert(sizeof(((imm_lap_info *)0)->reserved_) == 2 * 8, "imm_lap_info.reserved_[2]");
 _Static_assert(sizeof(imm_lap_info) == 120, "sizeof(imm_lap_info)");
 _Static_assert(_Alignof(imm_lap_info) == 8, "alignof(imm_lap_info)");
 
@@ -122,11 +131,13 @@ static void test_lap_info_layout(void **state) {
         FIELD(imm_lap_info, gap_bound, 16, 8),  FIELD(imm_lap_info, final_eps, 24, 8),
         FIELD(imm_lap_info, bids, 32, 8),       FIELD(imm_lap_info, augmentations, 40, 8),
         FIELD(imm_lap_info, phases, 48, 4),     FIELD(imm_lap_info, exact, 52, 4),
-        FIELD(imm_lap_info, reserved_, 56, 64),
+        FIELD(imm_lap_info, passes, 56, 8),     FIELD(imm_lap_info, seconds, 64, 32),
+        FIELD(imm_lap_info, sparse, 96, 4),     FIELD(imm_lap_info, rounds, 100, 4),
+        FIELD(imm_lap_info, reserved_, 104, 16),
     };
     check_fields(fs, sizeof fs / sizeof fs[0]);
     assert_int_equal(sizeof(imm_lap_info), 120);
-    assert_int_equal(fs[8].want_offset + fs[8].want_size, 120);
+    assert_int_equal(fs[12].want_offset + fs[12].want_size, 120);
 }
 
 /* The library linked is the one the header describes. */

@@ -333,21 +333,87 @@ static void test_certify_rejects_nonoptimal(void **state) {
 /* Same input, same assignment: repeated calls and 0 / 1 / 2 / 4 threads, bitwise. */
 static void check_deterministic(const float *c, size_t rows, size_t cols, const char *what) {
     int32_t *ref = malloc(rows * sizeof *ref), *a = malloc(rows * sizeof *a);
-    assert_non_null(ref);
-    assert_non_null(a);
+    double *uref = malloc(rows * sizeof *uref), *u = malloc(rows * sizeof *u);
+    double *vref = malloc(cols * sizeof *vref), *v = malloc(cols * sizeof *v);
+    assert_true(ref && a && uref && u && vref && v);
     double tref = 0, t = 0;
     imm_options o = opts_threads(1);
-    assert_int_equal(imm_lap_solve(c, rows, cols, &o, ref, &tref), IMM_OK);
-    static const int threads[] = {1, 2, 4}; /* and 1 again: run to run */
+    assert_int_equal(imm_lap_solve_dual(c, rows, cols, &o, ref, uref, vref, &tref), IMM_OK);
+    static const int threads[] = {1, 2, 3, 4}; /* and 1 again: run to run */
     for (size_t k = 0; k < sizeof threads / sizeof threads[0]; k++) {
         o = opts_threads(threads[k]);
         memset(a, 0xff, rows * sizeof *a);
-        assert_int_equal(imm_lap_solve(c, rows, cols, &o, a, &t), IMM_OK);
-        if (memcmp(a, ref, rows * sizeof *a) != 0 || memcmp(&t, &tref, sizeof t) != 0)
+        assert_int_equal(imm_lap_solve_dual(c, rows, cols, &o, a, u, v, &t), IMM_OK);
+        if (memcmp(a, ref, rows * sizeof *a) != 0 || memcmp(&t, &tref, sizeof t) != 0 ||
+            memcmp(u, uref, rows * sizeof *u) != 0 || memcmp(v, vref, cols * sizeof *v) != 0)
             fail_msg("%s: num_threads %d gives a different result than 1 thread", what, threads[k]);
     }
     free(ref);
     free(a);
+    free(uref);
+    free(u);
+    free(vref);
+    free(v);
+}
+
+/* The sparse mode (lib/lap/lap_sparse.c): it proves image-noise problems, its certification
+   passes do real work (some problem needs a second pass: a row gained arcs and was solved
+   again), what imm_lap_info reports is consistent, and a heavily tied matrix, on which arcs
+   never settle, falls back to the dense phases with a certified result (solve_checked). */
+static void test_sparse_mode(void **state) {
+    (void)state;
+    static const size_t sizes[] = {512, 1024, 2048};
+    const size_t nsizes = tu_quick() ? 2 : 3;
+    int resolved = 0;
+    char what[64];
+    for (size_t k = 0; k < nsizes; k++) {
+        const size_t n = sizes[k];
+        for (uint64_t seed = 1; seed <= 2; seed++) {
+            float *c = tu_image_noise_costs(n, 1024, 5150 + 7 * seed + n);
+            assert_non_null(c);
+            snprintf(what, sizeof what, "sparse image-noise n=%zu seed %d", n, (int)seed);
+            solve_checked(c, n, n, 2, NULL, what);
+            int32_t *a = malloc(n * sizeof *a);
+            assert_non_null(a);
+            imm_lap_info info;
+            imm_options o = opts_threads(2);
+            assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
+            print_message("%s: sparse %d, %d certification passes, %.2f passes, %lld bids, "
+                          "%lld augmentations\n",
+                          what, info.sparse, info.rounds, info.passes, (long long)info.bids,
+                          (long long)info.augmentations);
+            if (info.sparse != 1 || info.rounds < 1 || info.exact != 1)
+                fail_msg("%s: not proved by the sparse mode", what);
+            /* validation, column means, arcs, a certification pass, the lower bound */
+            if (!(info.passes >= 5.0 && info.passes < 64.0) || info.bids <= 0)
+                fail_msg("%s: %.2f passes, %lld bids", what, info.passes, (long long)info.bids);
+            for (int p = 0; p < 4; p++)
+                if (!(info.seconds[p] >= 0.0 && info.seconds[p] < 60.0))
+                    fail_msg("%s: seconds[%d] = %g", what, p, info.seconds[p]);
+            resolved += info.rounds >= 2;
+            free(a);
+            free(c);
+        }
+    }
+    if (resolved == 0)
+        fail_msg("no problem needed a second certification pass: the re-solve is untested");
+
+    const size_t n = 600;
+    float *c = malloc(n * n * sizeof *c);
+    int32_t *a = malloc(n * sizeof *a);
+    assert_true(c && a);
+    tu_rng r = tu_rng_make(77);
+    for (size_t i = 0; i < n * n; i++)
+        c[i] = (float)tu_below(&r, 2);
+    solve_checked(c, n, n, 2, NULL, "ties {0, 1}, n = 600");
+    imm_lap_info info;
+    imm_options o = opts_threads(2);
+    assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
+    print_message("ties {0, 1}: sparse %d, %.2f passes\n", info.sparse, info.passes);
+    if (info.sparse != 0)
+        fail_msg("ties {0, 1}: the sparse mode was expected to give up here");
+    free(a);
+    free(c);
 }
 
 static void test_determinism(void **state) {
@@ -379,7 +445,8 @@ static void dump_results(FILE *f) {
     static const size_t shapes[][3] = {
         /* rows, cols, kind: 0 image-noise 1 ties 2 uniform */
         {256, 256, 0}, {200, 200, 1}, {60, 200, 1},   {500, 500, 2},
-        {37, 37, 1},   {300, 301, 2}, {2050, 2050, 2}}; /* candidate lists from 2048 on */
+        {37, 37, 1},   {300, 301, 2}, {2050, 2050, 2}, /* candidate lists from 2048 on */
+        {1024, 1024, 0}, {600, 600, 1}}; /* sparse mode; sparse mode giving up */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], kind = shapes[s][2];
         float *c;
@@ -526,6 +593,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_certificate_image_noise),
         cmocka_unit_test(test_certificate_image_noise_rectangular),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_sparse_mode),
         TU_VARIANT_UNIT_TESTS,
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

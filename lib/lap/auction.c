@@ -17,7 +17,6 @@
 #include "lap/auction.h"
 #include "lap/lap_lists.h"
 
-#define EPS_DIVISOR 8.0
 #define BIDS_PER_ROW 64    /* per phase; phases typically need 1-3 */
 #define PARALLEL_BIDS 1024 /* rounds with fewer bids run on one thread: cheaper than a fork */
 
@@ -88,6 +87,7 @@ static bool more_rounds(const round_state *r, size_t at_least) {
 /* Rounds while many rows are free: one team for all of them (bids in parallel, settled by one
    thread), left as soon as the free list gets short. */
 static void parallel_rounds(lap_state *s, double eps, round_state *r) {
+    s->in_team = true;
 #pragma omp parallel num_threads(s->threads)
     {
         imi_fpenv fe;
@@ -103,6 +103,7 @@ static void parallel_rounds(lap_state *s, double eps, round_state *r) {
         }
         imi_fpenv_leave(&fe);
     }
+    s->in_team = false;
 }
 
 /* One phase; returns the number of bids made. */
@@ -123,21 +124,69 @@ static int64_t phase(lap_state *s, double eps, int64_t budget) {
     return r.bids;
 }
 
-/* One Gauss-Seidel phase: each bid settles at once and the evicted owner bids next. Returns
-   the number of bids made; rows left free when the budget runs out stay on the free list. */
+/* Row i's bid in a Gauss-Seidel phase, or false when its list must be rebuilt first and the
+   row can wait: rows whose list was rebuilt for this bid (fresh[i]) never wait again. */
+static bool bid_serial(lap_state *s, int32_t i, double eps, int32_t *fresh, int32_t *col,
+                       double *val) {
+    const bool lists = s->k >= 2 && !s->sparse && (size_t)i < s->rows;
+    lap_min2 m;
+    if (lists && !fresh[i]) {
+        if (!imi_lap_list_bid_min2(s, (size_t)i, &m))
+            return false;
+    } else {
+        imi_lap_row_bid_min2(s, (size_t)i, &m);
+    }
+    if (lists)
+        fresh[i] = 0;
+    double gap = m.j2 >= 0 ? m.u2 - m.u1 : 0.0;
+    double old = s->v[m.j1], nv = old - (gap + eps);
+    if (!(nv < old))
+        nv = nextafter(old, -INFINITY);
+    *col = m.j1;
+    *val = nv;
+    return true;
+}
+
+/* One Gauss-Seidel phase: each bid settles at once and the evicted owner bids next. A row whose
+   candidate list must be rebuilt waits in a queue while the other rows bid; when the free list
+   runs out, the queue's lists are rebuilt together (on a team when worth it: the rebuilds are
+   nearly all of the cost at large B, and each reads a whole cost row) and its rows bid next.
+   The order is fixed by the input alone. Returns the number of bids made; rows left free when
+   the budget runs out stay on the free list. */
 static int64_t phase_serial(lap_state *s, double eps, int64_t budget) {
     const size_t nfree = imi_lap_free_all(s);
-    size_t k = 0, kept = 0;
+    /* Scratch of the dense lists only: the sparse mode keeps other things there. */
+    int32_t *queue = s->free2, *fresh = s->win_k;
+    if (s->k >= 2 && !s->sparse)
+        for (size_t i = 0; i < s->m; i++)
+            fresh[i] = 0;
+    size_t k = 0, kept = 0, queued = 0;
     int64_t bids = 0;
-    while (k < nfree) {
+    for (;;) {
+        if (k == nfree) {
+            if (queued == 0)
+                break;
+            /* Every slot below nfree was read once, and each read left at most one row kept
+               or queued: kept + queued <= nfree. */
+            imi_lap_rebuild_lists(s, queue, queued);
+            k = nfree - queued;
+            for (size_t q = 0; q < queued; q++) {
+                s->free_[k + q] = queue[q];
+                fresh[queue[q]] = 1;
+            }
+            queued = 0;
+        }
         int32_t i = s->free_[k++], j;
         if (bids >= budget) {
             s->free_[kept++] = i;
             continue;
         }
-        bids++;
         double nv;
-        bid(s, i, eps, true, &j, &nv);
+        if (!bid_serial(s, i, eps, fresh, &j, &nv)) {
+            queue[queued++] = i;
+            continue;
+        }
+        bids++;
         s->v[j] = nv;
         const int32_t old = s->y[j];
         s->y[j] = i;
@@ -152,33 +201,42 @@ static int64_t phase_serial(lap_state *s, double eps, int64_t budget) {
 
 /* The phases of imi_auction (serial = false) and imi_auction_serial (true). */
 static void auction_phases(lap_state *s, double eps_first, double eps_last, auction_stats *st,
-                           bool serial) {
+                           bool serial, int64_t bids_per_row) {
     st->bids = 0;
     st->phases = 0;
     st->eps = eps_first;
+    st->exhausted = false;
     double vmax = 0.0;
     for (size_t j = 0; j < s->n; j++)
         vmax = fmax(vmax, fabs(s->v[j]));
     const double floor = 0x1p-40 * (vmax + fmax(fabs(s->cmin), fabs(s->cmax)));
     double eps = fmax(eps_first, floor);
     const double last = fmax(eps_last, floor);
-    const int64_t budget = (int64_t)BIDS_PER_ROW * (int64_t)s->m;
+    const int64_t budget = bids_per_row * (int64_t)s->m;
     for (;;) {
         if (eps < last)
             eps = last;
-        st->bids += serial ? phase_serial(s, eps, budget) : phase(s, eps, budget);
+        const int64_t bids = serial ? phase_serial(s, eps, budget) : phase(s, eps, budget);
+        st->bids += bids;
         st->phases++;
         st->eps = eps;
+        if (bids >= budget) {
+            st->exhausted = true;
+            if (serial)
+                break; /* the caller changes strategy */
+        }
         if (eps <= last)
             break;
-        eps /= EPS_DIVISOR;
+        eps /= AUCTION_EPS_DIVISOR;
     }
 }
 
 void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
-    auction_phases(s, eps_first, eps_last, st, false);
+    auction_phases(s, eps_first, eps_last, st, false, BIDS_PER_ROW);
 }
 
-void imi_auction_serial(lap_state *s, double eps_first, double eps_last, auction_stats *st) {
-    auction_phases(s, eps_first, eps_last, st, true);
+void imi_auction_serial(lap_state *s, double eps_first, double eps_last, int64_t bids_per_row,
+                        auction_stats *st) {
+    auction_phases(s, eps_first, eps_last, st, true,
+                   bids_per_row > 0 ? bids_per_row : BIDS_PER_ROW);
 }

@@ -3,6 +3,7 @@
 #ifndef IMM_LAP_AUCTION_H
 #define IMM_LAP_AUCTION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lap/lap_state.h"
@@ -12,10 +13,14 @@
    ~25% more time at B = 4096 on image-noise costs, 0.04 about the same as 0.1). */
 #define AUCTION_FIRST_EPS_SPREAD 0.1
 
+/* Each phase's epsilon is the previous one's divided by this. */
+#define AUCTION_EPS_DIVISOR 8.0
+
 typedef struct {
     int64_t bids;
     int32_t phases;
     double eps; /* epsilon of the last phase */
+    bool exhausted; /* a phase spent its bid budget */
 } auction_stats;
 
 /* Epsilon-scaling auction from the current v: phases with eps_first, eps_first / 8, ... down to
@@ -25,8 +30,11 @@ typedef struct {
    complete unless a phase spent its bid budget. */
 void imi_auction(lap_state *s, double eps_first, double eps_last, auction_stats *st);
 
-/* The same phases with Gauss-Seidel bidding on one thread (the exact solver's warm start): each
-   bid is settled at once and the row it evicts bids next. */
-void imi_auction_serial(lap_state *s, double eps_first, double eps_last, auction_stats *st);
+/* The same phases with Gauss-Seidel bidding (the exact solver's warm start): each bid is settled
+   at once and the row it evicts bids next; candidate lists are rebuilt in batches (auction.c).
+   A phase may make bids_per_row * m bids (0: the default budget); the first phase that spends
+   its budget is the last (st->exhausted). */
+void imi_auction_serial(lap_state *s, double eps_first, double eps_last, int64_t bids_per_row,
+                        auction_stats *st);
 
 #endif

@@ -30,9 +30,9 @@ bool imi_lap_exact(lap_state *s);
 int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
                 imm_lap_info *info, double *total);
 
-/* Costs without NaN or -Inf (one vectorised pass); *forbidden: some cost is +Inf, a forbidden
-   pair. */
-bool imi_lap_costs_valid(const float *cost, size_t cells, bool *forbidden);
+/* Costs without NaN or -Inf (one vectorised pass, on up to `threads` threads); *forbidden: some
+   cost is +Inf, a forbidden pair. */
+bool imi_lap_costs_valid(const float *cost, size_t cells, int threads, bool *forbidden);
 
 /* Sum of the assigned float costs, in double. */
 double imi_lap_total(const float *cost, size_t rows, size_t cols, const int32_t *assign);

@@ -64,7 +64,7 @@ static int certify(const float *cost, size_t rows, size_t cols, const int32_t *a
     /* Potentials whose sums overflow prove nothing: NONFINITE like NaN / Inf. */
     const double umax = max_abs(u, rows), vmax = max_abs(v, cols);
     bool forbidden; /* +Inf costs: allowed, an assigned one is an infinite violation */
-    if (status == IMM_OK && (!imi_lap_costs_valid(cost, cells, &forbidden) || !isfinite(umax) ||
+    if (status == IMM_OK && (!imi_lap_costs_valid(cost, cells, 1, &forbidden) || !isfinite(umax) ||
                              !isfinite(vmax) || !isfinite(umax + vmax + (double)FLT_MAX)))
         status = IMM_ERR_NONFINITE;
     if (status == IMM_OK) {

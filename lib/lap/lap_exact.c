@@ -17,6 +17,11 @@
  *  3. Dijkstra shortest augmenting path from each remaining free row (JV's augment), in reduced
  *     costs, which are >= 0 by the invariant above.
  *
+ * Square problems from SPARSE_MIN_COLS columns on run the sparse mode (lap_sparse.c) after the
+ * auction's first phase: the remaining phases, ARR and Dijkstra on a few arcs per row, then
+ * certification passes over the full matrix. It hands over to the dense phases above when its
+ * arcs lead to a price war twice, or a row needs more arcs than its list holds.
+ *
  * Ties: every minimum search takes the lowest column index among equal values; the exact phases
  * are sequential and the auction is thread-count independent, so the result depends on the input
  * alone.
@@ -46,6 +51,12 @@
    reduced-cost spread of a row. Measured on image-noise costs at B = 1024..4096, this leaves
    0-20 rows for the exact phases; uniform costs behave alike. */
 #define WARM_EPS_LAST 1e-4
+
+/* Square problems from this many columns on (and below LIST_MIN_COLS, where bids use candidate
+   lists instead) run in sparse mode after the first auction phase (lap_sparse.c). */
+#define SPARSE_MIN_COLS 512
+#define SPARSE_BIDS_PER_ROW 16 /* per phase; more means a price war on the arcs */
+#define SPARSE_ATTEMPTS 2      /* epsilons at which the arcs are taken before going dense */
 
 /* ARR after the auction: steps allowed per pass, per row. Enough for the short displacement
    chains left by the auction, small enough that a rounding cycle costs little before Dijkstra. */
@@ -143,10 +154,11 @@ int64_t imi_lap_augment_free(lap_state *s) {
     int64_t count = 0;
     for (size_t i = 0; i < s->m; i++)
         if (s->x[i] < 0) {
-            if (!augment(s, (int32_t)i))
+            if (!(s->sparse ? imi_lap_sparse_augment(s, (int32_t)i) : augment(s, (int32_t)i)))
                 return -1;
             count++;
         }
+    s->augmentations += count;
     return count;
 }
 
@@ -159,25 +171,78 @@ bool imi_lap_finish_exact(lap_state *s) {
     return imi_lap_augment_free(s) >= 0;
 }
 
+/* The auction warm start: potentials only (see the top of this file). */
+static void warm_start(lap_state *s, double eps_first, double eps_last) {
+    auction_stats st;
+    /* Gauss-Seidel bids (thread-count independent by construction). The Jacobi auction's team
+       paid a barrier per round: on the shared 2-core machines a barrier waits for a preempted
+       thread and the team's idle spin takes the core the sequential phases need. Measured on
+       image-noise costs at load average 4-5, 2 threads, B = 1024: 63-112 ms with the team
+       against 13 ms on one thread; Gauss-Seidel also needs 12-24% fewer bids than Jacobi
+       (B = 1024..4096, image-noise and uniform). */
+    if (eps_first > 0.0) {
+        imi_auction_serial(s, eps_first, eps_last, 0, &st);
+        s->bids += st.bids;
+    }
+    if (!imi_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
+        imi_lap_column_means(s);
+}
+
+/* The sparse mode (lap_sparse.c): a dense auction phase at eps, then the arcs and the remaining
+   phases on them. A sparse phase that spends its budget is a price war on arcs that miss the
+   structure: the dense phases go one epsilon further, and the arcs are taken again, once
+   (uniform costs at B >= 2048 need that; heavy ties never settle on arcs). True when
+   the sparse mode proved an optimal assignment; false when it gave up (at the last epsilon, or
+   a row needed more arcs than its list holds), with *eps where the dense phases continue and v
+   usable for them. */
+static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
+    auction_stats st;
+    for (int attempt = 0; attempt < SPARSE_ATTEMPTS && *eps > eps_last; attempt++) {
+        imi_auction_serial(s, *eps, *eps, 0, &st);
+        s->bids += st.bids;
+        *eps /= AUCTION_EPS_DIVISOR;
+        if (!imi_lap_potentials_usable(s))
+            return false;
+        imi_lap_sparse_begin(s);
+        imi_auction_serial(s, *eps, eps_last, SPARSE_BIDS_PER_ROW, &st);
+        s->bids += st.bids;
+        if (st.exhausted || !imi_lap_potentials_usable(s)) {
+            imi_lap_sparse_end(s);
+            continue;
+        }
+        imi_lap_phase_end(s, 1);
+        bool ok = imi_lap_finish_exact(s);
+        imi_lap_phase_end(s, 2);
+        ok = ok && imi_lap_sparse_prove(s);
+        imi_lap_phase_end(s, 3);
+        if (!ok)
+            imi_lap_sparse_end(s);
+        s->proved_sparse = ok;
+        return ok;
+    }
+    return false;
+}
+
 bool imi_lap_exact(lap_state *s) {
     imi_lap_column_means(s);
+    imi_lap_phase_end(s, 0);
     if (s->m < s->n) {
         memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */
     } else if (s->n > 1 && !s->forbidden) {
-        double spread = imi_lap_spread(s);
-        auction_stats st;
-        /* Gauss-Seidel bids on one thread (thread-count independent by construction). The
-           Jacobi auction's team paid a barrier per round: on the shared 2-core machines a
-           barrier waits for a preempted thread and the team's idle spin takes the core the
-           sequential phases need. Measured on image-noise costs at load average 4-5, 2
-           threads, B = 1024: 63-112 ms with the team against 13 ms on one thread; Gauss-Seidel
-           also needs 12-24% fewer bids than Jacobi (B = 1024..4096, image-noise and uniform). */
-        if (spread > 0.0)
-            imi_auction_serial(s, WARM_EPS_FIRST * spread, WARM_EPS_LAST * spread, &st);
-        if (!imi_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
-            imi_lap_column_means(s);
+        const double spread = imi_lap_spread(s);
+        double first = WARM_EPS_FIRST * spread;
+        const double last = WARM_EPS_LAST * spread;
+        if (s->rows == s->n && s->n >= SPARSE_MIN_COLS && spread > 0.0) {
+            if (sparse_solve(s, &first, last))
+                return true;
+            /* the dense phases continue from the sparse mode's potentials */
+        }
+        warm_start(s, first, last);
+        imi_lap_phase_end(s, 1);
     }
-    return imi_lap_finish_exact(s);
+    const bool ok = imi_lap_finish_exact(s);
+    imi_lap_phase_end(s, 2);
+    return ok;
 }
 
 double imi_lap_total(const float *cost, size_t rows, size_t cols, const int32_t *assign) {

@@ -4,11 +4,14 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/parallel.h"
 #include "lap/lap_lists.h"
 #include "lap/lap_sort.h"
 
 #define LIST_CUT_BLOCKS (2 * (LAP_CANDIDATES + 1)) /* blocks guess_cut() splits a row into */
 #define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
+#define REBUILD_TEAM_CELLS (1 << 16) /* fewer cells to read: rebuild on the calling thread */
+#define REBUILD_CHUNK 4
 
 /* The (t + 1)-th smallest of a[0..len) (t < len; no NaN): quickselect, reorders a. */
 static double kth_smallest(double *a, size_t len, size_t t) {
@@ -53,9 +56,9 @@ static double guess_cut(const lap_state *s, const float *ci, size_t keep) {
     return kth_smallest(mins, blocks, keep - 1);
 }
 
-/* The keep smallest (h, j) of row i, sorted. A cut-off lets few columns through one cheap SIMD
+/* The keep smallest (h, j) of row ci, sorted. A cut-off lets few columns through one cheap SIMD
    pass; only they are sorted. Any cut with at least keep columns below it gives the same list. */
-static void smallest_sorted(const lap_state *s, const float *ci, size_t keep, lap_entry *out) {
+void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entry *out) {
     lap_entry buf[LIST_FILTER_CAP];
     const size_t n = s->n;
     const double cut = guess_cut(s, ci, keep);
@@ -93,22 +96,22 @@ static void build_list(lap_state *s, size_t i) {
     const float *ci = s->cost + i * s->n;
     const size_t keep = s->k < s->n ? s->k + 1 : s->k;
     lap_entry best[LAP_CANDIDATES + 1];
-    smallest_sorted(s, ci, keep, best);
+    imi_lap_smallest(s, ci, keep, best);
     s->cand_thr[i] = keep > s->k ? best[s->k].h : INFINITY;
-    int32_t *lj = s->cand_j + i * s->k;
-    float *lc = s->cand_c + i * s->k;
+    int32_t *lj = s->cand_j + i * s->cap;
+    float *lc = s->cand_c + i * s->cap;
     for (size_t t = 0; t < s->k; t++) {
         lj[t] = best[t].j;
         lc[t] = ci[lj[t]];
     }
 }
 
-/* Two smallest over the list, by (value, column). */
-static void list_min2(const lap_state *s, size_t i, lap_min2 *m) {
-    const int32_t *lj = s->cand_j + i * s->k;
-    const float *lc = s->cand_c + i * s->k;
+/* Two smallest over the first len entries of row i's list, by (value, column). */
+static void list_min2(const lap_state *s, size_t i, size_t len, lap_min2 *m) {
+    const int32_t *lj = s->cand_j + i * s->cap;
+    const float *lc = s->cand_c + i * s->cap;
     lap_min2 r = {INFINITY, INFINITY, -1, -1};
-    for (size_t t = 0; t < s->k; t++) {
+    for (size_t t = 0; t < len; t++) {
         double h = (double)lc[t] - s->v[lj[t]];
         int32_t j = lj[t];
         if (h < r.u2 || (h == r.u2 && j < r.j2)) {
@@ -126,32 +129,50 @@ static void list_min2(const lap_state *s, size_t i, lap_min2 *m) {
     *m = r;
 }
 
+/* A dense scan of row i (dummy rows are cheap: v is in cache, and they are not counted). */
+static void dense_min2(lap_state *s, size_t i, lap_min2 *m) {
+    s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+    if (i < s->rows)
+        imi_lap_count_scan(s);
+}
+
 void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
-    if (i >= s->rows || s->k < 2) { /* dummy rows are cheap: v is in cache */
-        s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+    if (s->sparse) {
+        list_min2(s, i, (size_t)s->cand_n[i], m);
+        return;
+    }
+    if (i >= s->rows || s->k < 2) {
+        dense_min2(s, i, m);
         return;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
         if (attempt > 0 || isnan(s->cand_thr[i])) {
             build_list(s, i);
+            imi_lap_count_scan(s);
         }
-        list_min2(s, i, m);
+        list_min2(s, i, s->k, m);
         if (m->u2 < s->cand_thr[i]) /* both minima are below every column outside the list */
             return;
     }
     /* Ties at the threshold: only the dense scan knows the lowest index. */
-    s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+    dense_min2(s, i, m);
 }
 
 void imi_lap_row_bid_min2(lap_state *s, size_t i, lap_min2 *m) {
+    if (s->sparse) {
+        list_min2(s, i, (size_t)s->cand_n[i], m);
+        return;
+    }
     if (i >= s->rows || s->k < 2) {
-        s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+        dense_min2(s, i, m);
         return;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (attempt > 0 || isnan(s->cand_thr[i]))
+        if (attempt > 0 || isnan(s->cand_thr[i])) {
             build_list(s, i);
-        list_min2(s, i, m);
+            imi_lap_count_scan(s);
+        }
+        list_min2(s, i, s->k, m);
         /* Below the threshold the list's minimum is the row's (every other column is at least
            the threshold, so no tie either); the runner-up is at least min(u2, threshold). */
         if (m->u1 < s->cand_thr[i]) {
@@ -159,5 +180,33 @@ void imi_lap_row_bid_min2(lap_state *s, size_t i, lap_min2 *m) {
             return;
         }
     }
-    s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+    dense_min2(s, i, m);
+}
+
+bool imi_lap_list_bid_min2(lap_state *s, size_t i, lap_min2 *m) {
+    if (isnan(s->cand_thr[i]))
+        return false;
+    list_min2(s, i, s->k, m);
+    if (!(m->u1 < s->cand_thr[i]))
+        return false;
+    m->u2 = fmin(m->u2, s->cand_thr[i]);
+    return true;
+}
+
+typedef struct {
+    lap_state *s;
+    const int32_t *rows;
+} rebuild_job;
+
+static void rebuild_one(long t, int tid, void *arg) {
+    (void)tid;
+    const rebuild_job *job = arg;
+    build_list(job->s, (size_t)job->rows[t]);
+}
+
+void imi_lap_rebuild_lists(lap_state *s, const int32_t *rows, size_t count) {
+    rebuild_job job = {s, rows};
+    const int threads = count * s->n >= REBUILD_TEAM_CELLS ? s->threads : 1;
+    imi_parallel_for(threads, (long)count, REBUILD_CHUNK, rebuild_one, &job);
+    s->scans += (int64_t)count;
 }

@@ -3,7 +3,12 @@
 #ifndef IMM_LAP_LISTS_H
 #define IMM_LAP_LISTS_H
 
+#include "lap/lap_sort.h"
 #include "lap/lap_state.h"
+
+/* The keep smallest (c[j] - v[j], j) of the cost row ci, sorted by (value, column); keep <=
+   LAP_CANDIDATES + 1 and keep <= n. Reads only ci and v: rows may be done in parallel. */
+void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entry *out);
 
 /* Smallest two reduced costs of row i (exactly what the dense kernel returns), from the row's
    candidate list when it decides them, else from a fresh list or the dense row. Touches only
@@ -16,5 +21,14 @@ void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m);
    saves rebuilding the list. A bid with that u2 still leaves the row within eps of its
    minimum. */
 void imi_lap_row_bid_min2(lap_state *s, size_t i, lap_min2 *m);
+
+/* The bid minima of real row i (lists in use, s->k >= 2) from its list alone: false, with *m
+   undefined, when the list must be rebuilt first (never built, or no longer deciding the
+   minimum). Never reads the dense row. */
+bool imi_lap_list_bid_min2(lap_state *s, size_t i, lap_min2 *m);
+
+/* Rebuilds the lists of real rows rows[0..count), on a team when there is enough to read: each
+   list depends on its row and v only, so the result does not depend on the thread count. */
+void imi_lap_rebuild_lists(lap_state *s, const int32_t *rows, size_t count);
 
 #endif

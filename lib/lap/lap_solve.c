@@ -7,6 +7,7 @@
 #include "core/context.h"
 #include "core/internal.h"
 #include "core/layout.h"
+#include "core/parallel.h"
 #include "lap/auction.h"
 #include "lap/lap.h"
 
@@ -60,9 +61,10 @@ int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, 
     memset(&in, 0, sizeof in);
     if (o->solver == IMM_SOLVER_AUCTION && s->n > 1 && s->m == s->n) {
         imi_lap_column_means(s);
+        imi_lap_phase_end(s, 0);
         double spread = imi_lap_spread(s);
         double target = o->accuracy * (s->cmax - s->cmin) / (double)s->rows;
-        auction_stats st = {0, 0, 0.0};
+        auction_stats st = {0, 0, 0.0, false};
         imi_lap_free_all(s);
         if (spread > 0.0 && target > 0.0)
             imi_auction(s, fmax(AUCTION_FIRST_EPS_SPREAD * spread, target), target, &st);
@@ -73,17 +75,20 @@ int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, 
         in.bids = st.bids;
         in.phases = st.phases;
         in.final_eps = st.eps;
+        imi_lap_phase_end(s, 1);
         if (o->exact_finish) {
             imi_lap_finish_exact(s); /* no forbidden pair here: cannot fail */
             in.exact = 1;
         } else {
             /* A phase that spent its bid budget (or no auction at all, for constant costs)
                leaves free rows: complete with augmentations, which is still within the bound. */
-            in.augmentations = imi_lap_augment_free(s);
+            imi_lap_augment_free(s);
         }
+        imi_lap_phase_end(s, 2);
     } else {
         RETURN_ERROR_IF(!imi_lap_exact(s), IMM_ERR_INFEASIBLE);
         in.exact = 1;
+        in.bids = s->bids;
     }
     for (size_t i = 0; i < s->rows; i++)
         assign[i] = s->x[i];
@@ -91,7 +96,14 @@ int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, 
     if (info != NULL || (u != NULL && !in.exact)) {
         in.lower_bound = dual_lower_bound(s, in.exact ? NULL : u);
         in.gap_bound = fmax(0.0, in.total - in.lower_bound);
+        s->scans += (int64_t)s->rows; /* its pass counts, its time does not (header) */
     }
+    in.augmentations = s->augmentations;
+    in.passes = (double)s->scans / (double)s->rows;
+    for (int p = 0; p < 4; p++)
+        in.seconds[p] = s->seconds[p];
+    in.sparse = s->proved_sparse;
+    in.rounds = s->rounds;
     if (u != NULL && in.exact)
         for (size_t i = 0; i < s->rows; i++)
             u[i] = (double)lap_row(s, i)[assign[i]] - s->v[assign[i]];
@@ -104,9 +116,9 @@ int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, 
     return IMM_OK;
 }
 
-/* NaN and -Inf are errors; +Inf marks a forbidden pair (*forbidden), which only the exact solver
-   serves. Integer OR-reductions over the bits, so the scan vectorises. */
-bool imi_lap_costs_valid(const float *cost, size_t cells, bool *forbidden) {
+/* Bits of one chunk of the scan: bit 0 = NaN or -Inf seen, bit 1 = +Inf seen. Integer
+   OR-reductions over the bits, so the loop vectorises. */
+static uint32_t scan_chunk(const float *cost, size_t cells) {
     uint32_t bad = 0, inf = 0;
     for (size_t t = 0; t < cells; t++) {
         uint32_t bits;
@@ -114,14 +126,42 @@ bool imi_lap_costs_valid(const float *cost, size_t cells, bool *forbidden) {
         inf |= (uint32_t)(bits == 0x7f800000u);
         bad |= (uint32_t)((bits & 0x7f800000u) == 0x7f800000u && bits != 0x7f800000u);
     }
-    *forbidden = inf != 0;
-    return bad == 0;
+    return bad | inf << 1;
+}
+
+#define SCAN_CHUNK (1u << 16)
+
+typedef struct {
+    const float *cost;
+    size_t cells;
+    uint32_t seen;
+} scan_job;
+
+static void scan_part(long c, int tid, void *arg) {
+    (void)tid;
+    scan_job *job = arg;
+    const size_t from = (size_t)c * SCAN_CHUNK;
+    const size_t len = job->cells - from < SCAN_CHUNK ? job->cells - from : SCAN_CHUNK;
+    const uint32_t seen = scan_chunk(job->cost + from, len);
+    if (seen)
+        __atomic_fetch_or(&job->seen, seen, __ATOMIC_RELAXED);
+}
+
+/* NaN and -Inf are errors; +Inf marks a forbidden pair (*forbidden), which only the exact solver
+   serves. Chunks on a team when there are several: an OR does not depend on the order. */
+bool imi_lap_costs_valid(const float *cost, size_t cells, int threads, bool *forbidden) {
+    scan_job job = {cost, cells, 0};
+    const size_t chunks = (cells + SCAN_CHUNK - 1) / SCAN_CHUNK;
+    imi_parallel_for(chunks > 4 ? threads : 1, (long)chunks, 1, scan_part, &job);
+    *forbidden = (job.seen & 2u) != 0;
+    return (job.seen & 1u) == 0;
 }
 
 /* The costs' errors for the options' solver: NONFINITE, or UNSUPPORTED for the auction with
    forbidden pairs. */
-static int scan_costs(const float *cost, size_t cells, const imm_options *o, bool *forbidden) {
-    RETURN_ERROR_IF(!imi_lap_costs_valid(cost, cells, forbidden), IMM_ERR_NONFINITE);
+static int scan_costs(const float *cost, size_t cells, const imm_options *o, int threads,
+                      bool *forbidden) {
+    RETURN_ERROR_IF(!imi_lap_costs_valid(cost, cells, threads, forbidden), IMM_ERR_NONFINITE);
     RETURN_ERROR_IF(*forbidden && o->solver == IMM_SOLVER_AUCTION, IMM_ERR_UNSUPPORTED);
     return IMM_OK;
 }
@@ -160,7 +200,8 @@ static int solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, cons
     size_t bytes = imi_lap_state_bytes(rows, cols);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
     bool forbidden;
-    FORWARD_IF_ERROR(scan_costs(cost, cells, &o, &forbidden));
+    const double started = imi_lap_now();
+    FORWARD_IF_ERROR(scan_costs(cost, cells, &o, imi_threads(&o), &forbidden));
     void *block = NULL, *work;
     if (ctx != NULL) {
         FORWARD_IF_ERROR(imi_ctx_reserve(ctx, bytes));
@@ -172,6 +213,8 @@ static int solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, cons
     lap_state s;
     imi_lap_state_init(&s, cost, rows, cols, imi_threads(&o), work);
     s.forbidden = forbidden;
+    s.clock = started; /* the validation scan is phase 0's */
+    s.scans = (int64_t)rows;
     imi_fpenv fe;
     imi_fpenv_enter(&fe);
     int status = imi_lap_run(&s, &o, assign, u, v, info, total);
@@ -295,7 +338,7 @@ static int solve_batch(const float *cost, size_t count, size_t rows, size_t cols
     int status = IMM_OK;
     for (size_t q = 0; q < count && status == IMM_OK; q++) {
         bool f = false;
-        status = scan_costs(cost + q * cells, cells, &o, &f);
+        status = scan_costs(cost + q * cells, cells, &o, threads, &f);
         flags[q] = f;
     }
     if (status == IMM_OK) {

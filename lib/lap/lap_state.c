@@ -7,6 +7,7 @@
 
 #include "core/internal.h"
 #include "core/layout.h"
+#include "core/parallel.h"
 #include "lap/lap_state.h"
 
 #define SPREAD_SAMPLE_ROWS 16
@@ -70,7 +71,20 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     float *zeros = (float *)(base + l.zeros);
     memset(zeros, 0, n * sizeof(float));
     s->zeros = zeros;
-    s->k = n >= LIST_MIN_COLS ? list_length(n) : 0; /* k = 0: dense scans only */
+    s->cap = list_length(n);
+    s->k = n >= LIST_MIN_COLS ? s->cap : 0; /* k = 0: dense scans only */
+    s->sparse = false;
+    s->cand_n = s->free2;
+    s->ucert = s->sc;
+    s->scans = 0;
+    s->in_team = false;
+    s->bids = 0;
+    s->augmentations = 0;
+    s->rounds = 0;
+    s->proved_sparse = false;
+    for (int p = 0; p < 4; p++)
+        s->seconds[p] = 0.0;
+    s->clock = imi_lap_now();
     s->cand_thr = (double *)(base + l.thr);
     s->cand_j = (int32_t *)(base + l.cand_j);
     s->cand_c = (float *)(base + l.cand_c);
@@ -109,8 +123,33 @@ static void column_means_finite(lap_state *s) {
     }
     for (size_t j = 0; j < n; j++)
         s->v[j] = count[j] > 0.0 ? s->v[j] / count[j] : 0.0;
+    s->scans += (int64_t)s->rows;
     s->cmin = lo < INFINITY ? lo : 0.0;
     s->cmax = hi > -INFINITY ? hi : 0.0;
+}
+
+/* Column means in blocks of columns: each block sums its columns over all rows, in row order,
+   so every v[j] gets the same double sum whichever thread does the block. */
+#define MEANS_BLOCKS 16
+#define MEANS_TEAM_CELLS (1 << 18) /* smaller matrices: on the calling thread */
+
+typedef struct {
+    lap_state *s;
+    float lo[MEANS_BLOCKS], hi[MEANS_BLOCKS];
+} means_job;
+
+static void means_block(long b, int tid, void *arg) {
+    (void)tid;
+    means_job *job = arg;
+    lap_state *s = job->s;
+    const size_t n = s->n, from = lap_block_start((size_t)b, n, MEANS_BLOCKS),
+                 to = lap_block_start((size_t)b + 1, n, MEANS_BLOCKS);
+    float lo = INFINITY, hi = -INFINITY;
+    if (from < to)
+        for (size_t i = 0; i < s->rows; i++)
+            s->kern->col_add(s->cost + i * n + from, s->v + from, to - from, &lo, &hi);
+    job->lo[b] = lo;
+    job->hi[b] = hi;
 }
 
 void imi_lap_column_means(lap_state *s) {
@@ -121,15 +160,17 @@ void imi_lap_column_means(lap_state *s) {
     }
     double lo = s->rows < n ? 0.0 : INFINITY, hi = s->rows < n ? 0.0 : -INFINITY;
     memset(s->v, 0, n * sizeof(double));
-    for (size_t i = 0; i < s->rows; i++) {
-        const float *ci = s->cost + i * n;
-        float rlo = ci[0], rhi = ci[0]; /* costs are finite: no NaN rules needed */
-        s->kern->col_add(ci, s->v, n, &rlo, &rhi);
-        lo = fmin(lo, (double)rlo);
-        hi = fmax(hi, (double)rhi);
+    means_job job;
+    job.s = s;
+    const int threads = s->rows * n >= MEANS_TEAM_CELLS ? s->threads : 1;
+    imi_parallel_for(threads, MEANS_BLOCKS, 1, means_block, &job);
+    for (int b = 0; b < MEANS_BLOCKS; b++) {
+        lo = fmin(lo, (double)job.lo[b]);
+        hi = fmax(hi, (double)job.hi[b]);
     }
     for (size_t j = 0; j < n; j++)
         s->v[j] /= (double)n;
+    s->scans += (int64_t)s->rows;
     s->cmin = lo;
     s->cmax = hi;
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "lap/lap_kernels.h"
 
@@ -38,7 +39,22 @@ typedef struct {
     int32_t *cand_j;  /* rows x k */
     float *cand_c;    /* rows x k */
     double *cand_thr; /* rows; NaN = list not built yet */
-    size_t k;         /* list length: min(LAP_CANDIDATES, n) */
+    size_t k;         /* list length: min(LAP_CANDIDATES, n), or 0: dense scans only */
+    size_t cap;       /* the lists' row stride: min(LAP_CANDIDATES, n) */
+    /* Sparse mode (lap_sparse.c): the lists hold the arcs of a sparse problem instead, cand_n[i]
+       of them for row i, and every row scan of the auction, ARR and Dijkstra looks at those
+       arcs only. cand_n and ucert borrow scratch the sparse phases do not use (free2, sc). */
+    bool sparse;
+    int32_t *cand_n; /* rows: arcs of row i */
+    double *ucert;   /* rows: u[i] when row i was last proved against the full matrix */
+    int64_t scans;   /* dense row scans (reads of a whole cost row), for imm_lap_info.passes */
+    bool in_team;    /* row scans run on a team (the Jacobi auction): count them atomically */
+    int64_t bids;          /* the exact solver's warm-start bids */
+    int64_t augmentations; /* Dijkstra searches */
+    int32_t rounds;        /* certification passes of the sparse mode */
+    bool proved_sparse;    /* the sparse mode proved the result */
+    double seconds[4];     /* wall time per phase (imm_lap_info.seconds) */
+    double clock;          /* when the current phase began */
     /* scratch */
     double *d, *sc, *bid_val, *win_val;
     int32_t *pred, *scanned, *free_, *free2, *bid_col, *win_k;
@@ -56,6 +72,43 @@ static inline const float *lap_row(const lap_state *s, size_t i) {
 }
 
 #define LAP_CANDIDATES 32
+
+/* The exact solver's sparse mode (lap_sparse.c), on a square state whose v holds the column
+   means. imi_lap_sparse_begin() gives every row its first arcs and enters sparse mode; the
+   caller then runs the warm start and imi_lap_finish_exact() on the arcs; imi_lap_sparse_prove()
+   then proves the result on the full matrix, adding arcs and augmenting again until no reduced
+   cost is below its row's. True: x, y, v are an optimal assignment and its certificate. False:
+   it gave up (a row needs more arcs than its list holds); x, y are partial, v is still usable,
+   and imi_lap_sparse_end() returns the state to the dense phases. */
+void imi_lap_sparse_begin(lap_state *s);
+bool imi_lap_sparse_prove(lap_state *s);
+void imi_lap_sparse_end(lap_state *s);
+
+/* Dijkstra augmentation from free row f on the sparse arcs (lap_sparse.c); false when no free
+   column is reachable. */
+bool imi_lap_sparse_augment(lap_state *s, int32_t f);
+
+/* Wall-clock seconds (C11 timespec_get: informational only, never part of a result). */
+static inline double imi_lap_now(void) {
+    struct timespec t;
+    timespec_get(&t, TIME_UTC);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Ends the current phase, charging its time to seconds[phase]. */
+static inline void imi_lap_phase_end(lap_state *s, int phase) {
+    const double now = imi_lap_now();
+    s->seconds[phase] += now - s->clock;
+    s->clock = now;
+}
+
+/* One more dense row scan. */
+static inline void imi_lap_count_scan(lap_state *s) {
+    if (s->in_team)
+        __atomic_fetch_add(&s->scans, 1, __ATOMIC_RELAXED);
+    else
+        s->scans++;
+}
 
 /* Empties the assignment and puts every row on the free list; returns m. */
 size_t imi_lap_free_all(lap_state *s);

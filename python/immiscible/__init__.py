@@ -25,7 +25,7 @@ from ._lib import (ImmiscibleError, ImmiscibleMemoryError, InfeasibleError,
 from ._lsa import linear_sum_assignment
 from ._noise import Assigner, assign_noise, assign_noise_pool, select_noise_knn
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
     "linear_sum_assignment", "assign_noise", "assign_noise_pool", "select_noise_knn",

@@ -64,7 +64,11 @@ class ImmLapInfo(ctypes.Structure):
         ("augmentations", ctypes.c_int64),
         ("phases", ctypes.c_int32),
         ("exact", ctypes.c_int32),
-        ("reserved_", ctypes.c_uint64 * 8),
+        ("passes", ctypes.c_double),
+        ("seconds", ctypes.c_double * 4),
+        ("sparse", ctypes.c_int32),
+        ("rounds", ctypes.c_int32),
+        ("reserved_", ctypes.c_uint64 * 2),
     ]
 
 
