@@ -185,7 +185,7 @@ static void warm_start(lap_state *s, double eps_first, double eps_last) {
         s->bids += st.bids;
     }
     if (!imi_lap_potentials_usable(s)) /* see lap_state.h: never seen, but never trusted */
-        imi_lap_column_means(s);
+        (void)imi_lap_column_means(s);  /* costs known valid here */
 }
 
 /* The sparse mode (lap_sparse.c): a dense auction phase at eps, then the arcs and the remaining
@@ -224,7 +224,8 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
 }
 
 bool imi_lap_exact(lap_state *s) {
-    imi_lap_column_means(s);
+    if (!s->means_ready)
+        (void)imi_lap_column_means(s); /* costs known valid here */
     imi_lap_phase_end(s, 0);
     if (s->m < s->n) {
         memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */

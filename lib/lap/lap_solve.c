@@ -60,7 +60,8 @@ int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, 
     imm_lap_info in;
     memset(&in, 0, sizeof in);
     if (o->solver == IMM_SOLVER_AUCTION && s->n > 1 && s->m == s->n) {
-        imi_lap_column_means(s);
+        if (!s->means_ready)
+            (void)imi_lap_column_means(s); /* costs known valid here */
         imi_lap_phase_end(s, 0);
         double spread = imi_lap_spread(s);
         double target = o->accuracy * (s->cmax - s->cmin) / (double)s->rows;
@@ -71,7 +72,7 @@ int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, 
         /* Whatever the auction did, the phases below need potentials they can compute with:
            otherwise they start afresh from the column means (still exact with the finish). */
         if (!imi_lap_potentials_usable(s))
-            imi_lap_column_means(s);
+            (void)imi_lap_column_means(s);
         in.bids = st.bids;
         in.phases = st.phases;
         in.final_eps = st.eps;
@@ -199,9 +200,8 @@ static int solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, cons
     RETURN_ERROR_IF(cost == NULL || assign == NULL, IMM_ERR_INVALID_ARG);
     size_t bytes = imi_lap_state_bytes(rows, cols);
     RETURN_ERROR_IF(bytes == 0, IMM_ERR_TOO_LARGE);
-    bool forbidden;
     const double started = imi_lap_now();
-    FORWARD_IF_ERROR(scan_costs(cost, cells, &o, imi_threads(&o), &forbidden));
+    const int threads = imi_threads(&o);
     void *block = NULL, *work;
     if (ctx != NULL) {
         FORWARD_IF_ERROR(imi_ctx_reserve(ctx, bytes));
@@ -211,13 +211,23 @@ static int solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, cons
         RETURN_ERROR_IF(work == NULL, IMM_ERR_NOMEM);
     }
     lap_state s;
-    imi_lap_state_init(&s, cost, rows, cols, imi_threads(&o), work);
-    s.forbidden = forbidden;
-    s.clock = started; /* the validation scan is phase 0's */
-    s.scans = (int64_t)rows;
+    imi_lap_state_init(&s, cost, rows, cols, threads, work);
+    s.clock = started;
     imi_fpenv fe;
     imi_fpenv_enter(&fe);
-    int status = imi_lap_run(&s, &o, assign, u, v, info, total);
+    /* The column means double as the validation pass: their sums are finite exactly when the
+       matrix is (lap_state.h). Otherwise one more scan tells NaN / -Inf from forbidden pairs. */
+    int status = IMM_OK;
+    if (imi_lap_column_means(&s)) {
+        s.means_ready = true;
+    } else {
+        bool forbidden;
+        status = scan_costs(cost, cells, &o, threads, &forbidden);
+        s.forbidden = forbidden;
+        s.scans += (int64_t)rows;
+    }
+    if (status == IMM_OK)
+        status = imi_lap_run(&s, &o, assign, u, v, info, total);
     imi_fpenv_leave(&fe);
     free(block);
     return status;

@@ -82,6 +82,7 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->augmentations = 0;
     s->rounds = 0;
     s->proved_sparse = false;
+    s->means_ready = false;
     for (int p = 0; p < 4; p++)
         s->seconds[p] = 0.0;
     s->clock = imi_lap_now();
@@ -135,6 +136,7 @@ static void column_means_finite(lap_state *s) {
 
 typedef struct {
     lap_state *s;
+    size_t blocks; /* 1 on the calling thread: one call per row, no block overhead */
     float lo[MEANS_BLOCKS], hi[MEANS_BLOCKS];
 } means_job;
 
@@ -142,8 +144,8 @@ static void means_block(long b, int tid, void *arg) {
     (void)tid;
     means_job *job = arg;
     lap_state *s = job->s;
-    const size_t n = s->n, from = lap_block_start((size_t)b, n, MEANS_BLOCKS),
-                 to = lap_block_start((size_t)b + 1, n, MEANS_BLOCKS);
+    const size_t n = s->n, from = lap_block_start((size_t)b, n, job->blocks),
+                 to = lap_block_start((size_t)b + 1, n, job->blocks);
     float lo = INFINITY, hi = -INFINITY;
     if (from < to)
         for (size_t i = 0; i < s->rows; i++)
@@ -152,27 +154,38 @@ static void means_block(long b, int tid, void *arg) {
     job->hi[b] = hi;
 }
 
-void imi_lap_column_means(lap_state *s) {
+bool imi_lap_column_means(lap_state *s) {
     const size_t n = s->n;
     if (s->forbidden) {
         column_means_finite(s);
-        return;
+        return true;
     }
     double lo = s->rows < n ? 0.0 : INFINITY, hi = s->rows < n ? 0.0 : -INFINITY;
     memset(s->v, 0, n * sizeof(double));
     means_job job;
     job.s = s;
-    const int threads = s->rows * n >= MEANS_TEAM_CELLS ? s->threads : 1;
-    imi_parallel_for(threads, MEANS_BLOCKS, 1, means_block, &job);
-    for (int b = 0; b < MEANS_BLOCKS; b++) {
+    job.blocks = 1;
+    int threads = 1;
+    if (s->rows * n >= MEANS_TEAM_CELLS && s->threads > 1) {
+        job.blocks = MEANS_BLOCKS;
+        threads = s->threads;
+    }
+    imi_parallel_for(threads, (long)job.blocks, 1, means_block, &job);
+    for (size_t b = 0; b < job.blocks; b++) {
         lo = fmin(lo, (double)job.lo[b]);
         hi = fmax(hi, (double)job.hi[b]);
     }
+    s->scans += (int64_t)s->rows;
+    /* A double sum of finite floats stays far below overflow (at most 2^31 terms below 2^128):
+       a sum that is not finite means a NaN or an infinity somewhere in its column. */
+    bool finite = true;
+    for (size_t j = 0; j < n; j++)
+        finite &= isfinite(s->v[j]);
     for (size_t j = 0; j < n; j++)
         s->v[j] /= (double)n;
-    s->scans += (int64_t)s->rows;
     s->cmin = lo;
     s->cmax = hi;
+    return finite;
 }
 
 double imi_lap_spread(const lap_state *s) {

@@ -53,6 +53,7 @@ typedef struct {
     int64_t augmentations; /* Dijkstra searches */
     int32_t rounds;        /* certification passes of the sparse mode */
     bool proved_sparse;    /* the sparse mode proved the result */
+    bool means_ready;      /* v already holds the column means (set by the entry point) */
     double seconds[4];     /* wall time per phase (imm_lap_info.seconds) */
     double clock;          /* when the current phase began */
     /* scratch */
@@ -114,8 +115,10 @@ static inline void imi_lap_count_scan(lap_state *s) {
 size_t imi_lap_free_all(lap_state *s);
 
 /* Sets v to the column means (dummy rows included; finite costs only when s->forbidden) and fills
-   cmin / cmax (finite costs). */
-void imi_lap_column_means(lap_state *s);
+   cmin / cmax (finite costs). Without s->forbidden, false when a column sum is not finite: the
+   matrix holds a NaN or an infinity, and v is garbage (the solver's entry point then scans it
+   for the precise status: one pass instead of two for valid matrices). */
+bool imi_lap_column_means(lap_state *s);
 
 /* Typical gap between a row's mean and its smallest reduced cost (first rows sampled). */
 double imi_lap_spread(const lap_state *s);
