@@ -56,7 +56,7 @@
    lists instead) run in sparse mode after the first auction phase (lap_sparse.c). */
 #define SPARSE_MIN_COLS 512
 #define SPARSE_BIDS_PER_ROW 16 /* per phase; more means a price war on the arcs */
-#define SPARSE_ATTEMPTS 2      /* epsilons at which the arcs are taken before going dense */
+#define SPARSE_ATTEMPTS 8 /* epsilons at which the arcs are taken before going dense */
 
 /* ARR after the auction: steps allowed per pass, per row. Enough for the short displacement
    chains left by the auction, small enough that a rounding cycle costs little before Dijkstra. */
@@ -190,11 +190,11 @@ static void warm_start(lap_state *s, double eps_first, double eps_last) {
 
 /* The sparse mode (lap_sparse.c): a dense auction phase at eps, then the arcs and the remaining
    phases on them. A sparse phase that spends its budget is a price war on arcs that miss the
-   structure: the dense phases go one epsilon further, and the arcs are taken again, once
-   (uniform costs at B >= 2048 need that; heavy ties never settle on arcs). True when
-   the sparse mode proved an optimal assignment; false when it gave up (at the last epsilon, or
-   a row needed more arcs than its list holds), with *eps where the dense phases continue and v
-   usable for them. */
+   structure: the dense phases go one epsilon further from the potentials they left, and the
+   arcs are taken again (uniform costs U(0, 1) B need that: 1 retry at B = 4096, 2 at 16384;
+   heavy ties never settle on arcs). True when the sparse mode proved an optimal assignment;
+   false when it gave up (price wars down to the last epsilon, or a row needed more arcs than
+   its list holds), with *eps where the dense phases continue and v what they left there. */
 static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
     auction_stats st;
     for (int attempt = 0; attempt < SPARSE_ATTEMPTS && *eps > eps_last; attempt++) {
@@ -203,10 +203,15 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
         *eps /= AUCTION_EPS_DIVISOR;
         if (!imi_lap_potentials_usable(s))
             return false;
+        double *saved = s->win_val; /* scratch of the Jacobi auction only */
+        memcpy(saved, s->v, s->n * sizeof(double));
         imi_lap_sparse_begin(s);
         imi_auction_serial(s, *eps, eps_last, SPARSE_BIDS_PER_ROW, &st);
         s->bids += st.bids;
         if (st.exhausted || !imi_lap_potentials_usable(s)) {
+            /* a price war distorts the prices it fought over: the dense phases go on from
+               the potentials they left */
+            memcpy(s->v, saved, s->n * sizeof(double));
             imi_lap_sparse_end(s);
             continue;
         }
@@ -215,8 +220,10 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
         imi_lap_phase_end(s, 2);
         ok = ok && imi_lap_sparse_prove(s);
         imi_lap_phase_end(s, 3);
-        if (!ok)
+        if (!ok) { /* the arcs missed too much: the dense phases take over from the same point */
+            memcpy(s->v, saved, s->n * sizeof(double));
             imi_lap_sparse_end(s);
+        }
         s->proved_sparse = ok;
         return ok;
     }
