@@ -318,9 +318,10 @@ static int run_case(int workload, const wl_source *src, const config *cfg, size_
                       (double)batch * (8.0 + 8.0 * (double)(batch < 32 ? batch : 32));
     char mode[16];
     snprintf(mode, sizeof mode, info.sparse ? "sparse/%d" : "dense", (int)info.rounds);
-    printf("%-12s %5zu %5d %9.2f %9.2f %9.2f %6.2f %-9s %4.0f %4.0f %4.0f %4.0f %8.1f %11.5f "
-           "%11.5f %7.1f %9.2f\n",
-           name, batch, reps, median, times[0], times[reps - 1], info.passes - 1.0, mode,
+    printf("%-12s %5zu %5d %9.2f %9.2f %9.2f %6.2f %5.1f %-9s %4.0f %4.0f %4.0f %4.0f %8.1f "
+           "%11.5f %11.5f %7.1f %9.2f\n",
+           name, batch, reps, median, times[0], times[reps - 1], info.passes - 1.0,
+           (double)info.bids / (double)batch, mode,
            share[0], share[1], share[2], share[3], build_ms, before / (double)batch,
            first_total / (double)batch, (double)batch * (double)batch * sizeof(float) / 1048576.0,
            ws / 1048576.0);
@@ -354,7 +355,7 @@ int main(int argc, char **argv) {
     printf("image source: %s (%s), D = %d, seed %llu\n", wl_source_name(&src), src.note,
            WL_IMAGE_DIM, (unsigned long long)cfg.seed);
     printf("times in ms; passes = cost rows read in full / B (validation, column means, lists,\n"
-           "certification, dense scans); mode = dense phases, or sparse/N: proved by the sparse\n"
+           "certification, dense scans); bids = auction bids per row; mode = dense phases, or sparse/N: proved by the sparse\n"
            "mode in N certification passes; %% = share of the solve's time in: setup (validation,\n"
            "column means), auction (warm start), exact (ARR, Dijkstra), proof (certification);\n"
            "passes, mode and shares come from one more untimed imm_lap_solve_ex call. build =\n"
@@ -362,9 +363,9 @@ int main(int argc, char **argv) {
            "assignment, after = optimal; memory in MiB: the cost matrix and the solver's\n"
            "workspace beyond it. No ratio to scipy: scipy is not timed in this run\n"
            "(bench/compare_scipy.py times both in one process)\n\n");
-    printf("%-12s %5s %5s %9s %9s %9s %6s %-9s %4s %4s %4s %4s %8s %11s %11s %7s %9s\n",
-           "workload", "B", "reps", "median", "min", "max", "passes", "mode", "set%", "auc%",
-           "exa%", "prf%", "build", "mean before", "mean after", "matrix", "workspace");
+    printf("%-12s %5s %5s %9s %9s %9s %6s %5s %-9s %4s %4s %4s %4s %8s %11s %11s %7s %9s\n",
+           "workload", "B", "reps", "median", "min", "max", "passes", "bids", "mode", "set%",
+           "auc%", "exa%", "prf%", "build", "mean before", "mean after", "matrix", "workspace");
 
     int failed = 0;
     static const int order[] = {WORKLOAD_IMAGE, WORKLOAD_UNIFORM};

@@ -13,6 +13,7 @@
 #ifndef IMM_DISTANCE_DIST_PLAN_H
 #define IMM_DISTANCE_DIST_PLAN_H
 
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,10 +86,28 @@ void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out);
 
 /* Whether output (i, j) might overflow float: computed directly (both in the check and the
    finish, so they agree). bx: sqrt(dim) max|x_i| (1 + 2^-7), in the input's units. */
-static inline double dist_row_bound(const dist_plan *p, uint32_t maxbits) {
+static inline double dist_dim_bound(size_t dim, uint32_t maxbits) {
     float a;
     memcpy(&a, &maxbits, sizeof a);
-    return (double)a * sqrt((double)p->dim) * (1.0 + 0x1p-7);
+    return (double)a * sqrt((double)dim) * (1.0 + 0x1p-7);
+}
+
+static inline double dist_row_bound(const dist_plan *p, uint32_t maxbits) {
+    return dist_dim_bound(p->dim, maxbits);
+}
+
+/* Pairs with bx + by >= this might overflow float (d <= |x| + |y| <= bx + by): half of FLT_MAX,
+   in d^2 for SQL2, whatever the rounding of the computed d^2. */
+static inline double dist_bound_limit(bool root) {
+    return root ? 0.5 * (double)FLT_MAX : sqrt(0.5 * (double)FLT_MAX);
+}
+
+/* Whether a call whose largest |v| has bits `top` scales its rows (DIST_PRESCALE_LIMIT). */
+static inline bool dist_needs_prescale(imm_precision prec, uint32_t top, size_t dim) {
+    float a;
+    memcpy(&a, &top, sizeof a);
+    return (double)a * sqrt((double)dim) > DIST_PRESCALE_LIMIT &&
+           (prec == IMM_PRECISION_FP32 || prec == IMM_PRECISION_BF16);
 }
 
 /* sum (x~_k - y~_k)^2 in double, fixed 8-lane order, of the rows as the header defines them

@@ -119,9 +119,8 @@ int imi_dist_prepare(dist_plan *p, const float *x, const float *y) {
     /* FP16: 65520 and up round to Inf in half. */
     RETURN_ERROR_IF(p->prec == IMM_PRECISION_FP16 && top >= 0x477ff000u, IMM_ERR_NONFINITE);
 
-    const double worst = (double)dist_float(top) * sqrt((double)dim);
-    if (worst > DIST_PRESCALE_LIMIT &&
-        (p->prec == IMM_PRECISION_FP32 || p->prec == IMM_PRECISION_BF16)) {
+    if (dist_needs_prescale(p->prec, top, dim)) {
+        const double worst = (double)dist_float(top) * sqrt((double)dim);
         int e;
         frexp(worst, &e); /* worst <= 2^e: scaled rows have |x| <= 2^60 */
         p->prescale = ldexpf(1.0f, 60 - e);
@@ -131,7 +130,7 @@ int imi_dist_prepare(dist_plan *p, const float *x, const float *y) {
 
     /* d <= |x| + |y| <= bx + by: pairs under half of FLT_MAX (in d^2 for SQL2) cannot overflow,
        whatever the rounding of the computed d^2. */
-    p->bound_limit = p->root ? 0.5 * (double)FLT_MAX : sqrt(0.5 * (double)FLT_MAX);
+    p->bound_limit = dist_bound_limit(p->root);
     p->suspects = dist_row_bound(p, mx) + dist_row_bound(p, my) >= p->bound_limit;
     RETURN_ERROR_IF(p->suspects && any_overflow(p, x, y), IMM_ERR_NONFINITE);
     return IMM_OK;

@@ -11,20 +11,26 @@ set(_imm_dist_common
   distance/dist_stamp_scalar.c
   distance/dist_tiles.c
   distance/dist_dispatch.c
-  distance/dist_kernels_scalar.c)
+  distance/dist_kernels_scalar.c
+  distance/dist_nearest.c
+  distance/dist_nearest_scalar.c)
 set(IMM_DISTANCE_SOURCES ${_imm_dist_common})
 set(_imm_dist_fp -ffp-contract=off -fno-math-errno)
 set_source_files_properties(${_imm_dist_common} PROPERTIES COMPILE_OPTIONS "${_imm_dist_fp}")
 
 set(_imm_dist_defs "")
 if(IMM_CC_HAS_AVX2)
-  list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c)
-  set_source_files_properties(distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c PROPERTIES
+  list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c
+    distance/dist_nearest_avx2.c)
+  set_source_files_properties(distance/dist_kernels_avx2.c distance/dist_stamp_avx2.c
+    distance/dist_nearest_avx2.c PROPERTIES
     COMPILE_OPTIONS "${_imm_dist_fp};${IMM_AVX2_FLAGS}")
   if(IMM_CC_HAS_AVX512)
     set(_imm_dist_avx512 ${_imm_dist_fp} ${IMM_AVX512_FLAGS})
-    list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c)
-    set_source_files_properties(distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c PROPERTIES
+    list(APPEND IMM_DISTANCE_SOURCES distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c
+      distance/dist_nearest_avx512.c)
+    set_source_files_properties(distance/dist_kernels_avx512.c distance/dist_stamp_avx512.c
+      distance/dist_nearest_avx512.c PROPERTIES
       COMPILE_OPTIONS "${_imm_dist_avx512}")
     # The extensions get their own files, so a compiler without them still builds the rest.
     check_c_compiler_flag("-mavx512f -mavx512vnni" IMM_CC_HAS_AVX512VNNI)

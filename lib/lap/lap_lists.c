@@ -10,7 +10,6 @@
 
 #define LIST_CUT_BLOCKS (2 * (LAP_CANDIDATES + 1)) /* blocks guess_cut() splits a row into */
 #define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
-#define REBUILD_TEAM_CELLS (1 << 16) /* fewer cells to read: rebuild on the calling thread */
 #define REBUILD_CHUNK 4
 
 /* The (t + 1)-th smallest of a[0..len) (t < len; no NaN): quickselect, reorders a. */
@@ -206,7 +205,7 @@ static void rebuild_one(long t, int tid, void *arg) {
 
 void imi_lap_rebuild_lists(lap_state *s, const int32_t *rows, size_t count) {
     rebuild_job job = {s, rows};
-    const int threads = count * s->n >= REBUILD_TEAM_CELLS ? s->threads : 1;
+    const int threads = count * s->n >= LAP_TEAM_REBUILD_CELLS ? s->threads : 1;
     imi_parallel_for(threads, (long)count, REBUILD_CHUNK, rebuild_one, &job);
     s->scans += (int64_t)count;
 }

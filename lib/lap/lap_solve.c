@@ -153,7 +153,7 @@ static void scan_part(long c, int tid, void *arg) {
 bool imi_lap_costs_valid(const float *cost, size_t cells, int threads, bool *forbidden) {
     scan_job job = {cost, cells, 0};
     const size_t chunks = (cells + SCAN_CHUNK - 1) / SCAN_CHUNK;
-    imi_parallel_for(chunks > 4 ? threads : 1, (long)chunks, 1, scan_part, &job);
+    imi_parallel_for(cells >= LAP_TEAM_CELLS ? threads : 1, (long)chunks, 1, scan_part, &job);
     *forbidden = (job.seen & 2u) != 0;
     return (job.seen & 1u) == 0;
 }

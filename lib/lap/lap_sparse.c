@@ -29,14 +29,13 @@
 
 #define SPARSE_ARCS 24 /* cheapest columns per row at the start (< LAP_CANDIDATES) */
 #define SPARSE_ROUNDS 16    /* certification passes before handing over to the dense phases */
-#define TEAM_MIN_CELLS 4096 * 64 /* smaller matrices: per-row work on the calling thread */
 #define ROWS_PER_CHUNK 32
 
 /* Row status after a certification pass (kept in s->scanned, free between augmentations). */
 enum { ROW_SKIPPED = 0, ROW_PROVED = 1, ROW_GAINED = 2, ROW_FULL = 3 };
 
 static int team(const lap_state *s) {
-    return s->n * s->n >= (size_t)TEAM_MIN_CELLS ? s->threads : 1;
+    return s->n * s->n >= LAP_TEAM_CELLS ? s->threads : 1;
 }
 
 /* Row i's first arcs: its SPARSE_ARCS cheapest reduced costs and its diagonal. */

@@ -132,7 +132,6 @@ static void column_means_finite(lap_state *s) {
 /* Column means in blocks of columns: each block sums its columns over all rows, in row order,
    so every v[j] gets the same double sum whichever thread does the block. */
 #define MEANS_BLOCKS 16
-#define MEANS_TEAM_CELLS (1 << 18) /* smaller matrices: on the calling thread */
 
 typedef struct {
     lap_state *s;
@@ -166,7 +165,7 @@ bool imi_lap_column_means(lap_state *s) {
     job.s = s;
     job.blocks = 1;
     int threads = 1;
-    if (s->rows * n >= MEANS_TEAM_CELLS && s->threads > 1) {
+    if (s->rows * n >= LAP_TEAM_CELLS && s->threads > 1) {
         job.blocks = MEANS_BLOCKS;
         threads = s->threads;
     }

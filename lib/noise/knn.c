@@ -2,13 +2,13 @@
  *
  * Each image gets its own k fresh candidate noise rows and keeps the nearest. Unlike the batch
  * permutation this is not a reordering: the kept rows are a biased choice toward the images.
- * Each candidate is used once, so this is a batched matrix-vector product, bound by memory. To
- * keep the distance kernels' fixed costs (packing, norms, tiling) small per image, images go in
- * groups of KNN_GROUP: one call computes the group's images against all the group's candidates
- * and keeps the diagonal blocks. That wastes flops (the kernels have plenty) but reads every
- * candidate once. The kernels give every entry the same bits whatever else is in the call (unless
- * a huge row makes the call scale its rows: that group is redone image by image), so the result
- * is that of imm_distance(x_i, 1, candidates_i, k); groups run in parallel, one thread each, so
+ * Each candidate is used once, so this is a batched matrix-vector product, bound by memory. Each
+ * image goes through imi_dist_nearest() (distance/dist_nearest.c): one fused pass over its
+ * candidates (max, norms and the dot products in the kernels' documented order, no packing) and
+ * the general path's finish, so its choice is that of imi_dist_compute(x_i, 1, candidates_i, k)
+ * bitwise. The rare image that call would treat another way (NaN / Inf or a value out of range:
+ * an error; a huge row that scales the call; a distance it checks or recomputes directly) runs
+ * imi_dist_compute itself, on the same rows. Images run in parallel, each on one thread, so
  * results are thread-count independent.
  */
 #include <string.h>
@@ -17,10 +17,12 @@
 #include "core/layout.h"
 #include "distance/distance.h"
 
-#define KNN_GROUP 16
+/* Images per scheduling chunk. */
+#define KNN_CHUNK 8
 
-/* Per-thread slices (distance kernel workspace, then at dist_at the distances of one group),
-   then at best_at the batch indices. */
+/* Per-thread slices (the fused scratch, or the distance workspace of one image when it runs
+   the general path: never both at once; then at dist_at that image's k distances), then at
+   best_at the batch indices. */
 static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t *slice,
                 size_t *dist_at, size_t *best_at, size_t *total) {
     size_t cand;
@@ -34,24 +36,12 @@ static int plan(const imm_options *o, size_t batch, size_t k, size_t dim, size_t
         return IMM_OK;
     imm_options one = *o;
     one.num_threads = 1;
-    /* the full groups and the last one */
-    const size_t sizes[2] = {batch < KNN_GROUP ? batch : KNN_GROUP, batch % KNN_GROUP};
-    size_t ws = 0, out_bytes = 0;
-    for (int t = 0; t < 2; t++) {
-        size_t g = sizes[t], cols, bytes_out;
-        if (g == 0)
-            continue;
-        RETURN_ERROR_IF(!imi_mul_size(g, k, &cols) ||
-                            !imi_mul_size(g * sizeof(float), cols, &bytes_out),
-                        IMM_ERR_TOO_LARGE);
-        size_t w = imi_dist_workspace_bytes(g, cols, dim, &one);
-        RETURN_ERROR_IF(w == 0, IMM_ERR_TOO_LARGE);
-        ws = w > ws ? w : ws;
-        out_bytes = bytes_out > out_bytes ? bytes_out : out_bytes;
-    }
+    const size_t ws = imi_dist_workspace_bytes(1, k, dim, &one);
+    const size_t fused = imi_dist_nearest_bytes(k, dim);
+    RETURN_ERROR_IF(ws == 0 || fused == 0, IMM_ERR_TOO_LARGE);
     imi_layout one_thread = IMI_LAYOUT_INIT, all = IMI_LAYOUT_INIT;
-    imi_layout_add(&one_thread, ws, 1, 64);
-    *dist_at = imi_layout_add(&one_thread, out_bytes, 1, 64);
+    imi_layout_add(&one_thread, ws > fused ? ws : fused, 1, 64);
+    *dist_at = imi_layout_add(&one_thread, k, sizeof(float), 64);
     *slice = imi_layout_total(&one_thread, 64);
     imi_layout_add(&all, (size_t)imi_threads(o), *slice, 64);
     *best_at = imi_layout_add(&all, batch, sizeof(int32_t), 64);
@@ -66,40 +56,50 @@ typedef struct {
     const imm_options *one; /* the context's options on one thread */
     unsigned char *base;
     int32_t *best;
-    int failed; /* a group found a distance that overflows float */
+    int failed; /* an image holds NaN / Inf, a value out of range, or an overflowing distance */
 } knn_job;
 
-/* Group gi: its images against all its candidates in one distance call; each image keeps the
-   nearest of its own k (the diagonal blocks), the first one on ties. */
-static void knn_group(long gi, int tid, void *arg) {
+/* Image i: the nearest of its own k candidates, the first one on ties. */
+static void knn_image(long li, int tid, void *arg) {
     knn_job *job = arg;
-    const size_t k = job->k, dim = job->dim;
-    unsigned char *mine = job->base + job->slice * (size_t)tid;
-    float *d = (float *)(mine + job->dist_at);
-    const size_t i0 = (size_t)gi * KNN_GROUP;
-    const size_t g = job->batch - i0 < KNN_GROUP ? job->batch - i0 : KNN_GROUP;
-    bool scaled;
-    int status = imi_dist_compute_scaled(job->x + i0 * dim, g, job->cand + i0 * k * dim, g * k, dim,
-                                         job->one, mine, d, &scaled);
-    /* A huge row scales the whole call (imm_distance note 4), which changes the rounding of the
-       others: then each image again on its own, so that it gets what imm_distance would give
-       it alone. Its k distances land where its diagonal block was. */
-    for (size_t r = 0; status == IMM_OK && scaled && g > 1 && r < g; r++)
-        status = imi_dist_compute(job->x + (i0 + r) * dim, 1, job->cand + (i0 + r) * k * dim, k,
-                                  dim, job->one, mine, d + r * g * k + r * k);
-    if (status != IMM_OK) {
-#pragma omp atomic write
-        job->failed = 1;
+    const size_t k = job->k, dim = job->dim, i = (size_t)li;
+    int failed;
+#pragma omp atomic read
+    failed = job->failed;
+    if (failed) /* the call fails: nothing left to decide */
         return;
-    }
-    for (size_t r = 0; r < g; r++) {
-        const float *dr = d + r * g * k + r * k; /* image i0 + r against its own k */
-        int32_t t_best = 0;
+    unsigned char *mine = job->base + job->slice * (size_t)tid;
+    const float *xi = job->x + i * dim, *ci = job->cand + i * k * dim;
+    int32_t t_best = 0;
+    /* this thread most likely takes image i + 1 next (chunks of consecutive images) */
+    const float *next_x = i + 1 < job->batch ? xi + dim : NULL;
+    if (!imi_dist_nearest(xi, ci, k, dim, job->one, next_x, mine, &t_best)) {
+        float *d = (float *)(mine + job->dist_at);
+        if (imi_dist_compute(xi, 1, ci, k, dim, job->one, mine, d) != IMM_OK) {
+#pragma omp atomic write
+            job->failed = 1;
+            return;
+        }
         for (size_t t = 1; t < k; t++)
-            if (dr[t] < dr[t_best])
+            if (d[t] < d[t_best])
                 t_best = (int32_t)t;
-        job->best[i0 + r] = t_best;
     }
+    job->best[i] = t_best;
+}
+
+typedef struct {
+    const float *cand;
+    const int32_t *best;
+    float *out;
+    size_t k, dim;
+} knn_copy;
+
+static void copy_row(long li, int tid, void *arg) {
+    const knn_copy *c = arg;
+    const size_t i = (size_t)li;
+    (void)tid;
+    memcpy(c->out + i * c->dim, c->cand + (i * c->k + (size_t)c->best[i]) * c->dim,
+           c->dim * sizeof(float));
 }
 
 static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *cand, size_t k,
@@ -114,22 +114,23 @@ static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *c
     const imi_span inputs[2] = {{x, rows}, {cand, k * rows}};
     RETURN_ERROR_IF(imi_outputs_overlap(outputs, 2, inputs, 2), IMM_ERR_INVALID_ARG);
     FORWARD_IF_ERROR(imi_ctx_reserve(ctx, total));
-    /* Every k goes through the distance kernels, k = 1 included: the same checks (ranges of the
-       precision, overflowing distances) for every k. Their pre-pass also finds every NaN / Inf:
-       each row of x and of the candidates is in exactly one group, and a group that fails stops
-       the call before any output is written. So there is no separate pass over the candidates
-       to check them (it cost a seventh of the call: the candidates are read from memory). */
+    /* Every k goes through the distance arithmetic, k = 1 included: the same checks (ranges of
+       the precision, overflowing distances) for every k. Each row of x and of the candidates is
+       read by exactly one image, which finds its NaN / Inf (the fused kernel stops and the
+       general path reports it), and an image that fails stops the call before any output is
+       written. So there is no separate pass over the candidates to check them. */
     const int threads = imi_threads(&ctx->opts);
     imm_options one = ctx->opts;
     one.num_threads = 1;
     knn_job job = {x, cand, batch, k, dim, slice, dist_at, &one, ctx->work, NULL, 0};
     job.best = (int32_t *)(job.base + best_at);
-    const long groups = (long)((batch + KNN_GROUP - 1) / KNN_GROUP);
-    imi_parallel_for(batch * k * dim > 65536 ? threads : 1, groups, 1, knn_group, &job);
+    imi_parallel_for(batch * k * dim > 65536 ? threads : 1, (long)batch, KNN_CHUNK, knn_image,
+                     &job);
     RETURN_ERROR_IF(job.failed, IMM_ERR_NONFINITE);
-    /* Outputs last. */
-    for (size_t i = 0; i < batch; i++)
-        memcpy(out + i * dim, cand + (i * k + (size_t)job.best[i]) * dim, dim * sizeof(float));
+    /* Outputs last: the kept rows (12 MB at B = 1024, D = 3072: copied on every thread). */
+    knn_copy copy = {cand, job.best, out, k, dim};
+    imi_parallel_for(batch * dim > 65536 ? threads : 1, (long)batch, KNN_CHUNK * 4, copy_row,
+                     &copy);
     if (index != NULL)
         memcpy(index, job.best, batch * sizeof(int32_t));
     return IMM_OK;
