@@ -188,6 +188,8 @@ static int64_t phase_serial(lap_state *s, double eps, int64_t budget) {
         }
         bids++;
         s->v[j] = nv;
+        if (s->vf != NULL)
+            s->vf[j] = (float)nv;
         const int32_t old = s->y[j];
         s->y[j] = i;
         s->x[i] = j;
@@ -197,6 +199,24 @@ static int64_t phase_serial(lap_state *s, double eps, int64_t budget) {
         }
     }
     return bids;
+}
+
+/* Bids of a Gauss-Seidel phase scan dense rows in float (twice the lanes) while float resolves
+   them: eps at least 2^-18 of the magnitudes involved (float's unit roundoff is 2^-24), and
+   magnitudes far inside float's range. Only the potentials depend on it, never the exactness
+   of what follows (the exact phases scan in double). s->vf mirrors v (bid_val's room: the
+   Jacobi auction's scratch). */
+#define FLOAT_BID_RESOLUTION 0x1p-18
+#define FLOAT_BID_RANGE 0x1p64
+
+static void float_bids(lap_state *s, double eps, double vmax) {
+    const double mag = fmax(vmax, fmax(fabs(s->cmin), fabs(s->cmax)));
+    if (!(mag <= FLOAT_BID_RANGE && eps >= FLOAT_BID_RESOLUTION * mag))
+        return;
+    float *vf = (float *)s->bid_val;
+    for (size_t j = 0; j < s->n; j++)
+        vf[j] = (float)s->v[j];
+    s->vf = vf;
 }
 
 /* The phases of imi_auction (serial = false) and imi_auction_serial (true). */
@@ -216,7 +236,10 @@ static void auction_phases(lap_state *s, double eps_first, double eps_last, auct
     for (;;) {
         if (eps < last)
             eps = last;
+        if (serial)
+            float_bids(s, eps, vmax);
         const int64_t bids = serial ? phase_serial(s, eps, budget) : phase(s, eps, budget);
+        s->vf = NULL;
         st->bids += bids;
         st->phases++;
         st->eps = eps;

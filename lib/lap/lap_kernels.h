@@ -21,6 +21,11 @@ typedef struct {
 /* Smallest two reduced costs of one row. */
 typedef void (*lap_two_smallest_fn)(const float *c, const double *v, size_t n, lap_min2 *out);
 
+/* The same in float: the two smallest h = c[j] - vf[j] (float subtraction), returned exactly as
+   doubles. Twice the lanes of the double scan: for the auction's coarse phases, where float
+   resolves the bids (auction.c decides when). */
+typedef void (*lap_two_smallest_f32_fn)(const float *c, const float *vf, size_t n, lap_min2 *out);
+
 /* One Dijkstra step from row `row` in dense form. For every column j:
  *   t = ((double)c[j] - v[j]) - r + sc[j];  if (t < d[j]) { d[j] = t; pred[j] = row; }
  * and returns in *bestj the column with the smallest d[j] + sc[j] (lowest index on ties).
@@ -57,6 +62,7 @@ typedef struct {
     lap_filter_fn filter;
     lap_block_min_fn block_min;
     lap_col_add_fn col_add;
+    lap_two_smallest_f32_fn two_smallest_f32;
 } lap_kernels;
 
 /* The lane merge every vector variant ends with (shared bodies, same bits everywhere). */
@@ -97,6 +103,8 @@ extern const lap_kernels imi_lap_kernels_avx512;
 
 /* Scalar pieces the SIMD variants reuse for their tails. */
 void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n, lap_min2 *m);
+void imi_lap_two_smallest_f32_tail(const float *c, const float *vf, size_t from, size_t n,
+                                   lap_min2 *m);
 void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, float *lo, float *hi);
 size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap);

@@ -44,6 +44,44 @@ static void two_smallest_avx2(const float *c, const double *v, size_t n, lap_min
     *out = m;
 }
 
+/* Float lanes with int32 indices (integer blends: every index exact), merged as doubles with
+   64-bit indices: lap_lanes_min2. */
+static void two_smallest_f32_avx2(const float *c, const float *vf, size_t n, lap_min2 *out) {
+    __m256 m1 = _mm256_set1_ps(INFINITY), m2 = m1;
+    __m256i i1 = _mm256_set1_epi32(-1), i2 = i1;
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i step = _mm256_set1_epi32(8);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256 h = _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(vf + j));
+        __m256 lt1 = _mm256_cmp_ps(h, m1, _CMP_LT_OQ);
+        __m256 lt2 = _mm256_cmp_ps(h, m2, _CMP_LT_OQ);
+        __m256i l1 = _mm256_castps_si256(lt1), l2 = _mm256_castps_si256(lt2);
+        m2 = _mm256_blendv_ps(_mm256_blendv_ps(m2, h, lt2), m1, lt1);
+        i2 = _mm256_blendv_epi8(_mm256_blendv_epi8(i2, idx, l2), i1, l1);
+        m1 = _mm256_blendv_ps(m1, h, lt1);
+        i1 = _mm256_blendv_epi8(i1, idx, l1);
+        idx = _mm256_add_epi32(idx, step);
+    }
+    float a1[8], a2[8];
+    int32_t b1[8], b2[8];
+    _mm256_storeu_ps(a1, m1);
+    _mm256_storeu_ps(a2, m2);
+    _mm256_storeu_si256((__m256i *)b1, i1);
+    _mm256_storeu_si256((__m256i *)b2, i2);
+    double d1[8], d2[8];
+    int64_t e1[8], e2[8];
+    for (int l = 0; l < 8; l++) {
+        d1[l] = a1[l];
+        d2[l] = a2[l];
+        e1[l] = b1[l];
+        e2[l] = b2[l];
+    }
+    lap_min2 m = lap_lanes_min2(d1, e1, d2, e2, 8);
+    imi_lap_two_smallest_f32_tail(c, vf, j, n, &m);
+    *out = m;
+}
+
 static void relax_avx2(const float *c, const double *v, const double *sc, double r, int32_t row,
                        size_t n, double *d, int32_t *pred, int32_t *bestj) {
     __m256d best = _mm256_set1_pd(INFINITY), bidx = _mm256_set1_pd(-1.0);
@@ -139,4 +177,4 @@ static void col_add_avx2(const float *c, double *v, size_t n, float *lo, float *
 }
 
 const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2,
-                                          block_min_avx2, col_add_avx2};
+                                          block_min_avx2, col_add_avx2, two_smallest_f32_avx2};

@@ -31,6 +31,42 @@ static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_m
     *out = m;
 }
 
+/* Float lanes merged as doubles with 64-bit indices (exact conversions): lap_lanes_min2. */
+static void two_smallest_f32_avx512(const float *c, const float *vf, size_t n, lap_min2 *out) {
+    __m512 m1 = _mm512_set1_ps(INFINITY), m2 = m1;
+    __m512i i1 = _mm512_set1_epi32(-1), i2 = i1;
+    __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i step = _mm512_set1_epi32(16);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        __m512 h = _mm512_sub_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(vf + j));
+        __mmask16 lt1 = _mm512_cmp_ps_mask(h, m1, _CMP_LT_OQ);
+        __mmask16 lt2 = _mm512_cmp_ps_mask(h, m2, _CMP_LT_OQ);
+        m2 = _mm512_mask_mov_ps(_mm512_mask_mov_ps(m2, lt2, h), lt1, m1);
+        i2 = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(i2, lt2, idx), lt1, i1);
+        m1 = _mm512_mask_mov_ps(m1, lt1, h);
+        i1 = _mm512_mask_mov_epi32(i1, lt1, idx);
+        idx = _mm512_add_epi32(idx, step);
+    }
+    float a1[16], a2[16];
+    int32_t b1[16], b2[16];
+    _mm512_storeu_ps(a1, m1);
+    _mm512_storeu_ps(a2, m2);
+    _mm512_storeu_si512(b1, i1);
+    _mm512_storeu_si512(b2, i2);
+    double d1[16], d2[16];
+    int64_t e1[16], e2[16];
+    for (int l = 0; l < 16; l++) {
+        d1[l] = a1[l];
+        d2[l] = a2[l];
+        e1[l] = b1[l];
+        e2[l] = b2[l];
+    }
+    lap_min2 m = lap_lanes_min2(d1, e1, d2, e2, 16);
+    imi_lap_two_smallest_f32_tail(c, vf, j, n, &m);
+    *out = m;
+}
+
 static void relax_avx512(const float *c, const double *v, const double *sc, double r, int32_t row,
                          size_t n, double *d, int32_t *pred, int32_t *bestj) {
     __m512d best = _mm512_set1_pd(INFINITY);
@@ -118,4 +154,4 @@ static void col_add_avx512(const float *c, double *v, size_t n, float *lo, float
 }
 
 const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512,
-                                            block_min_avx512, col_add_avx512};
+                                            block_min_avx512, col_add_avx512, two_smallest_f32_avx512};

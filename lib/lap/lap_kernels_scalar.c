@@ -22,6 +22,31 @@ void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, siz
     }
 }
 
+void imi_lap_two_smallest_f32_tail(const float *c, const float *vf, size_t from, size_t n,
+                                   lap_min2 *m) {
+    for (size_t j = from; j < n; j++) {
+        const float hf = c[j] - vf[j];
+        const double h = (double)hf;
+        if (h < m->u2) {
+            if (h < m->u1) {
+                m->u2 = m->u1;
+                m->j2 = m->j1;
+                m->u1 = h;
+                m->j1 = (int32_t)j;
+            } else {
+                m->u2 = h;
+                m->j2 = (int32_t)j;
+            }
+        }
+    }
+}
+
+static void two_smallest_f32_scalar(const float *c, const float *vf, size_t n, lap_min2 *out) {
+    lap_min2 m = {INFINITY, INFINITY, -1, -1};
+    imi_lap_two_smallest_f32_tail(c, vf, 0, n, &m);
+    *out = m;
+}
+
 static void two_smallest_scalar(const float *c, const double *v, size_t n, lap_min2 *out) {
     lap_min2 m = {INFINITY, INFINITY, -1, -1};
     imi_lap_two_smallest_tail(c, v, 0, n, &m);
@@ -97,4 +122,4 @@ static void col_add_scalar(const float *c, double *v, size_t n, float *lo, float
 }
 
 const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar,
-                                            block_min_scalar, col_add_scalar};
+                                            block_min_scalar, col_add_scalar, two_smallest_f32_scalar};

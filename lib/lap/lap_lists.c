@@ -128,9 +128,13 @@ static void list_min2(const lap_state *s, size_t i, size_t len, lap_min2 *m) {
     *m = r;
 }
 
-/* A dense scan of row i (dummy rows are cheap: v is in cache, and they are not counted). */
+/* A dense scan of row i (dummy rows are cheap: v is in cache, and they are not counted); in
+   float while an auction phase bids in float. */
 static void dense_min2(lap_state *s, size_t i, lap_min2 *m) {
-    s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
+    if (s->vf != NULL)
+        s->kern->two_smallest_f32(lap_row(s, i), s->vf, s->n, m);
+    else
+        s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
     if (i < s->rows)
         imi_lap_count_scan(s);
 }

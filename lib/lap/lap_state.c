@@ -55,6 +55,7 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->forbidden = false;
     s->cmin = s->cmax = 0.0;
     s->v = dp;
+    s->vf = NULL;
     s->d = dp + n;
     s->sc = dp + 2 * n;
     s->bid_val = dp + 3 * n;

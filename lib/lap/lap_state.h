@@ -32,6 +32,7 @@ typedef struct {
     int32_t *x;        /* m: column of row i, or -1 */
     int32_t *y;        /* n: row of column j, or -1 */
     double *v;         /* n: column potentials (minus the auction's prices) */
+    float *vf;         /* NULL, or v rounded to float while an auction phase bids in float */
     /* Candidate lists (real rows only): the LAP_CANDIDATES columns of smallest reduced cost when
        the list was built, with their costs, and a lower bound on the reduced cost of every other
        column. v never increases (auction, ARR and Dijkstra only lower it), so the bound stays
