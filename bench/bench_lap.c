@@ -1,11 +1,14 @@
 /*
- * bench_lap.c - times imm_lap_solve (exact solver) on image-noise and uniform cost matrices.
+ * bench_lap.c - times imm_lap_solve (exact solver) on image-noise, latent and uniform cost
+ * matrices.
  *
  *   bench_lap [-b 256,512,...] [-r reps] [-t threads] [-s seed] [--quick]
- *             [--mnist PATH] [--synthetic] [-w image,uniform]
+ *             [--mnist PATH] [--synthetic] [-w image,latent,uniform]
  *
  * Image-noise matrices are the real workload: Euclidean distances between B images (D = 3072,
- * Fashion-MNIST or synthetic, see workload.h) and B N(0, 1) noise rows. Uniform U(0,1)*B
+ * Fashion-MNIST or synthetic, see workload.h) and B N(0, 1) noise rows. Latent matrices stand
+ * for latent diffusion: B N(0, 1) "latents" against B N(0, 1) noise rows, D = 4096 (asked for
+ * with -w latent; not in the default set). Uniform U(0,1)*B
  * matrices are much easier for every solver and are shown for contrast only. Building a matrix
  * is timed separately and not counted. Each case reports the median, min and max solve time over
  * the repetitions; the solver must return the same total every time. Only times measured in this
@@ -32,8 +35,9 @@
 #define IMM_BENCH_FASHION_MNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #endif
 
-enum { WORKLOAD_IMAGE = 1, WORKLOAD_UNIFORM = 2 };
-enum { PURPOSE_IMAGES = 1, PURPOSE_NOISE = 2, PURPOSE_UNIFORM = 3 };
+enum { WORKLOAD_IMAGE = 1, WORKLOAD_UNIFORM = 2, WORKLOAD_LATENT = 4 };
+enum { PURPOSE_IMAGES = 1, PURPOSE_NOISE = 2, PURPOSE_UNIFORM = 3, PURPOSE_LATENTS = 4 };
+#define LATENT_DIM 4096
 
 typedef struct config {
     size_t sizes[MAX_SIZES];
@@ -66,7 +70,7 @@ static void usage(FILE *out, const char *prog) {
             "  -r, --reps N        repetitions per case (default 5 for B <= 1024, else 3)\n"
             "  -t, --threads N     num_threads for the solver (default: opts NULL)\n"
             "  -s, --seed N        base seed (default 42)\n"
-            "  -w, --workloads L   image,uniform (default both)\n"
+            "  -w, --workloads L   image,latent,uniform (default image,uniform)\n"
             "      --quick         B = 256,512 and 1 repetition (CI smoke run)\n"
             "      --mnist PATH    Fashion-MNIST IDX images (default %s)\n"
             "      --synthetic     use synthetic images even if the file exists\n"
@@ -111,6 +115,8 @@ static int parse_workloads(const char *list, int *out) {
             *out |= WORKLOAD_IMAGE;
         else if (strcmp(tok, "uniform") == 0)
             *out |= WORKLOAD_UNIFORM;
+        else if (strcmp(tok, "latent") == 0)
+            *out |= WORKLOAD_LATENT;
         else
             return -1;
     }
@@ -172,7 +178,8 @@ static int parse_args(int argc, char **argv, config *cfg) {
             break;
         case 'w':
             if (parse_workloads(optarg, &cfg->workloads) != 0) {
-                fprintf(stderr, "%s: bad workload list '%s' (image,uniform)\n", argv[0], optarg);
+                fprintf(stderr, "%s: bad workload list '%s' (image,latent,uniform)\n", argv[0],
+                        optarg);
                 return -1;
             }
             break;
@@ -207,7 +214,7 @@ static int build_matrix(int workload, const wl_source *src, const config *cfg, s
                           (float)batch, cost);
         return 0;
     }
-    const size_t dim = WL_IMAGE_DIM;
+    const size_t dim = workload == WORKLOAD_LATENT ? LATENT_DIM : WL_IMAGE_DIM;
     float *x = malloc(batch * dim * sizeof *x);
     float *noise = malloc(batch * dim * sizeof *noise);
     if (!x || !noise) {
@@ -215,7 +222,10 @@ static int build_matrix(int workload, const wl_source *src, const config *cfg, s
         free(noise);
         return -1;
     }
-    wl_sample_images(src, wl_seed_for(cfg->seed, PURPOSE_IMAGES, batch), batch, dim, x);
+    if (workload == WORKLOAD_LATENT)
+        wl_gaussian(wl_seed_for(cfg->seed, PURPOSE_LATENTS, batch), batch * dim, x);
+    else
+        wl_sample_images(src, wl_seed_for(cfg->seed, PURPOSE_IMAGES, batch), batch, dim, x);
     wl_gaussian(wl_seed_for(cfg->seed, PURPOSE_NOISE, batch), batch * dim, noise);
     wl_distance_matrix(x, batch, noise, batch, dim, cost);
     free(x);
@@ -248,7 +258,9 @@ static int check_assignment(const float *cost, size_t batch, const int32_t *assi
 }
 
 static int run_case(int workload, const wl_source *src, const config *cfg, size_t batch) {
-    const char *name = workload == WORKLOAD_IMAGE ? "image-noise" : "uniform";
+    const char *name = workload == WORKLOAD_IMAGE    ? "image-noise"
+                       : workload == WORKLOAD_LATENT ? "latent"
+                                                     : "uniform";
     int reps = cfg->reps > 0 ? cfg->reps : default_reps(batch);
     float *cost = malloc(batch * batch * sizeof *cost);
     int32_t *assign = malloc(batch * sizeof *assign);
@@ -352,24 +364,24 @@ int main(int argc, char **argv) {
            cfg.threads >= 0 ? "num_threads set with -t" : "opts NULL (default threads)");
     if (cfg.threads >= 0)
         printf("threads: %d\n", cfg.threads);
-    printf("image source: %s (%s), D = %d, seed %llu\n", wl_source_name(&src), src.note,
-           WL_IMAGE_DIM, (unsigned long long)cfg.seed);
+    printf("image source: %s (%s), D = %d (latent: N(0, 1), D = %d), seed %llu\n",
+           wl_source_name(&src), src.note, WL_IMAGE_DIM, LATENT_DIM, (unsigned long long)cfg.seed);
     printf("times in ms; passes = cost rows read in full / B (validation, column means, lists,\n"
-           "certification, dense scans); bids = auction bids per row; mode = dense phases, or sparse/N: proved by the sparse\n"
-           "mode in N certification passes; %% = share of the solve's time in: setup (validation,\n"
-           "column means), auction (warm start), exact (ARR, Dijkstra), proof (certification);\n"
-           "passes, mode and shares come from one more untimed imm_lap_solve_ex call. build =\n"
-           "time to make the matrix (not counted); mean = cost per row, before = identity\n"
-           "assignment, after = optimal; memory in MiB: the cost matrix and the solver's\n"
-           "workspace beyond it. No ratio to scipy: scipy is not timed in this run\n"
-           "(bench/compare_scipy.py times both in one process)\n\n");
+           "certification, dense scans); bids = auction bids per row; mode = dense phases, or\n"
+           "sparse/N: proved by the sparse mode in N certification passes; %% = share of the\n"
+           "solve's time in: setup (validation, column means), auction (warm start), exact (ARR,\n"
+           "Dijkstra), proof (certification); passes, bids, mode and shares come from one more\n"
+           "untimed imm_lap_solve_ex call. build = time to make the matrix (not counted); mean =\n"
+           "cost per row, before = identity assignment, after = optimal; memory in MiB: the cost\n"
+           "matrix and the solver's workspace beyond it. No ratio to scipy: scipy is not timed in\n"
+           "this run (bench/compare_scipy.py times both in one process)\n\n");
     printf("%-12s %5s %5s %9s %9s %9s %6s %5s %-9s %4s %4s %4s %4s %8s %11s %11s %7s %9s\n",
            "workload", "B", "reps", "median", "min", "max", "passes", "bids", "mode", "set%",
            "auc%", "exa%", "prf%", "build", "mean before", "mean after", "matrix", "workspace");
 
     int failed = 0;
-    static const int order[] = {WORKLOAD_IMAGE, WORKLOAD_UNIFORM};
-    for (int w = 0; w < 2; w++) {
+    static const int order[] = {WORKLOAD_IMAGE, WORKLOAD_LATENT, WORKLOAD_UNIFORM};
+    for (int w = 0; w < 3; w++) {
         if (!(cfg.workloads & order[w]))
             continue;
         for (int i = 0; i < cfg.n_sizes; i++)
