@@ -32,7 +32,7 @@ Each case prints one line with the speed-up, e.g.
 
 Usage: compare_scipy.py [--lib PATH] [--sizes 256,512] [--include-4096] [--reps 3]
                         [--threads N] [--seed S] [--mnist PATH | --synthetic]
-                        [--no-pipeline] [--no-auction]
+                        [--no-pipeline] [--no-auction] [--workloads image,latent,uniform]
 """
 
 import argparse
@@ -65,6 +65,7 @@ except ImportError:
     ot = None
 
 DIM = 3 * 32 * 32
+LATENT_DIM = 4096  # --workloads latent
 SIDE = 28
 DEFAULT_MNIST = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 REL_TOL = 1e-9
@@ -249,9 +250,10 @@ def pot_lsa(m64):
     return plan.argmax(axis=1), None
 
 
-def compare_lsa(imm, cost, reps, auction=None):
+def compare_lsa(imm, cost, reps, auction=None, workload="image"):
     """auction: None, or {"auction": opts, "auction+exact": opts} timed in the same rounds."""
     b = cost.shape[0]
+    tag = "" if workload == "image" else f" {workload}"
     m64 = cost.astype(np.float64)  # what POT needs; the conversion is not timed
     sides = [("scipy", lambda: linear_sum_assignment(cost)),
              ("imm", lambda: imm_lsa(imm, cost))]
@@ -270,7 +272,7 @@ def compare_lsa(imm, cost, reps, auction=None):
     verdict = f"totals agree (rel diff {diff:.1e})" if ok else (
         f"MISMATCH: scipy {scipy_total:.9f} imm {imm_total:.9f} (reported {imm_reported:.9f}, "
         f"permutation: {is_perm})")
-    print(f"LSA       B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {'exact':<13} {med['imm']:8.1f} ms  "
+    print(f"LSA{tag:<8} B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {'exact':<13} {med['imm']:8.1f} ms  "
           f"ratio {med['scipy'] / med['imm']:6.1f}x  {verdict}", flush=True)
     if ot is not None:
         p_assign, _ = last["POT ot.emd"]
@@ -279,7 +281,7 @@ def compare_lsa(imm, cost, reps, auction=None):
             rel_diff(p_total, imm_total) <= REL_TOL
         note = f"totals agree (rel diff {rel_diff(p_total, imm_total):.1e})" if p_ok else (
             f"MISMATCH: POT {p_total:.9f} imm {imm_total:.9f}")
-        print(f"LSA       B={b:<5d} POT   {med['POT ot.emd']:9.1f} ms  imm {'exact':<13} "
+        print(f"LSA{tag:<8} B={b:<5d} POT   {med['POT ot.emd']:9.1f} ms  imm {'exact':<13} "
               f"{med['imm']:8.1f} ms  ratio {med['POT ot.emd'] / med['imm']:6.1f}x  {note}",
               flush=True)
         ok = ok and p_ok
@@ -301,7 +303,7 @@ def compare_lsa(imm, cost, reps, auction=None):
                 f"MISMATCH: auction total {a_total:.9f} below the optimum {scipy_total:.9f} "
                 f"or not a permutation ({a_perm})")
         a_ok = a_ok and rel_diff(a_total, a_reported) <= REL_TOL
-        print(f"LSA       B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {name:<13} "
+        print(f"LSA{tag:<8} B={b:<5d} scipy {med['scipy']:9.1f} ms  imm {name:<13} "
               f"{med[name]:8.1f} ms  ratio {med['scipy'] / med[name]:6.1f}x  {note}",
               flush=True)
         ok = ok and a_ok
@@ -408,7 +410,14 @@ def main():
                     help="skip the imm_assign_noise vs cdist+scipy comparison")
     ap.add_argument("--no-auction", action="store_true",
                     help="skip the auction and auction+exact lines")
+    ap.add_argument("--workloads", default="image",
+                    help="comma-separated: image (image-noise, the default), latent (N(0, 1) "
+                         "against N(0, 1), D = 4096), uniform (U(0, 1) * B); the pipeline "
+                         "comparison runs on image only")
     args = ap.parse_args()
+    workloads = args.workloads.split(",")
+    if not workloads or any(w not in ("image", "latent", "uniform") for w in workloads):
+        ap.error("--workloads: image, latent, uniform")
     if args.reps < 1:
         ap.error("--reps must be >= 1")
     sizes = list(args.sizes)
@@ -448,16 +457,26 @@ def main():
 
     ok = True
     for b in sizes:
-        rng = np.random.default_rng([args.seed, b])
-        x = make_images(rng, b, mnist)
-        noise = rng.standard_normal((b, DIM), dtype=np.float32)
-        cost = cost_matrix(x, noise)
-        ok &= compare_lsa(imm, cost, args.reps, auction)
-        if b == OVERHEAD_B:
-            python_overhead(imm, cost, args.reps)
-        del cost
-        if not args.no_pipeline:
-            ok &= compare_pipeline(imm, x, noise, args.reps)
+        for w in workloads:
+            if w != "image":
+                rng = np.random.default_rng([args.seed, b, 1 if w == "latent" else 2])
+                if w == "uniform":
+                    cost = (rng.random((b, b), dtype=np.float32) * np.float32(b))
+                else:
+                    cost = cost_matrix(rng.standard_normal((b, LATENT_DIM), dtype=np.float32),
+                                       rng.standard_normal((b, LATENT_DIM), dtype=np.float32))
+                ok &= compare_lsa(imm, cost, args.reps, auction, w)
+                continue
+            rng = np.random.default_rng([args.seed, b])
+            x = make_images(rng, b, mnist)
+            noise = rng.standard_normal((b, DIM), dtype=np.float32)
+            cost = cost_matrix(x, noise)
+            ok &= compare_lsa(imm, cost, args.reps, auction)
+            if b == OVERHEAD_B:
+                python_overhead(imm, cost, args.reps)
+            del cost
+            if not args.no_pipeline:
+                ok &= compare_pipeline(imm, x, noise, args.reps)
     if not ok:
         print("MISMATCH: see above", file=sys.stderr)
         return 1
