@@ -12,9 +12,10 @@
  * D = 3072 against one streaming read of its candidates, measured in the same run. The kernel
  * that ran for each precision is printed with every row (bench_kernels.h).
  *
- * Usage: bench_distance [--quick] [--threads N] [--variants avx512,avx2,scalar]
+ * Usage: bench_distance [--quick] [--threads N] [--variants avx512,avx2,scalar] [--knn]
  *   --variants re-runs the kernel part once per SIMD variant (IMM_ARCH), in child processes.
  *   --quick: B in {256, 1024}, D in {784, 3072}, fewer runs (CI smoke test).
+ *   --knn: only the KNN line (a few seconds; no peaks, kernels or split).
  * Built like an outside program: public API only (the peak loops are this file's own).
  */
 #define _POSIX_C_SOURCE 200809L
@@ -483,12 +484,14 @@ int main(int argc, char **argv) {
     memset(&cfg, 0, sizeof cfg);
     cfg.threads = omp_get_max_threads();
     const char *variants = NULL;
-    int child = 0;
+    int child = 0, knn_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             cfg.quick = 1;
         else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
             cfg.threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--knn") == 0)
+            knn_only = 1;
         else if (strcmp(argv[i], "--variants") == 0 && i + 1 < argc)
             variants = argv[++i];
         else if (strcmp(argv[i], "--child") == 0 && i + 3 < argc) {
@@ -496,7 +499,8 @@ int main(int argc, char **argv) {
             for (int k = 0; k < PEAK_KINDS; k++)
                 cfg.peak[k] = atof(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--threads N] [--variants a,b,...]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--threads N] [--variants a,b,...] [--knn]\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -517,6 +521,11 @@ int main(int argc, char **argv) {
 
     printf("libimmiscible %s, bench_distance: %d threads, variant %s, images: %s\n\n",
            imm_version_string(), cfg.threads, imm_simd_arch(), wl_source_name(&cfg.src));
+    if (knn_only) {
+        run_knn(&cfg);
+        wl_source_close(&cfg.src);
+        return 0;
+    }
     double before[PEAK_KINDS];
     for (int k = 0; k < PEAK_KINDS; k++)
         before[k] = measure_peak((peak_kind)k, cfg.threads);

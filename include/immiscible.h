@@ -455,8 +455,10 @@ IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, co
  *            selected noise is no longer N(0, I) given the image: it is biased toward x_i (its
  *            norm and direction), the more so the larger k. The batch permutation of
  *            imm_assign_noise keeps the exact set of Gaussian draws instead.
- *         3. Memory: per thread, the distance workspace and the distances of one group of
- *            images (16 in this version) against all of the group's candidates. */
+ *         3. Memory: per thread, the larger of the fused kernel's scratch (with
+ *            b = ceil(dim / 256): 4096 ceil(b / 16) + 2048 ceil(b / 4) floats, about 3.3 dim,
+ *            plus 24 bytes per candidate) and the distance workspace of one image
+ *            against its k candidates, then k floats; plus batch int32. */
 IMM_API IMM_NODISCARD int imm_select_noise_knn(const float *x, size_t batch,
                                                const float *candidates, size_t k, size_t dim,
                                                const imm_options *opts, float *out,

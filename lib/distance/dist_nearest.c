@@ -23,7 +23,7 @@ size_t imi_dist_near_scratch_bytes(size_t dim) {
     const size_t groups = (nb + DIST_NEAR_LANES - 1) / DIST_NEAR_LANES;
     imi_layout l = IMI_LAYOUT_INIT;
     imi_layout_add(&l, groups, DIST_NEAR_LANES * DIST_KC_FLOAT * sizeof(float), 64);
-    imi_layout_add(&l, 2 * nb, DIST_KC_FLOAT * sizeof(float), 64);
+    imi_layout_add(&l, 2 * ((nb + 3) / 4 * 4), DIST_KC_FLOAT * sizeof(float), 64);
     return imi_layout_total(&l, 64);
 }
 

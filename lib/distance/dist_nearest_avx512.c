@@ -49,75 +49,72 @@ INLINE __m512 round16(imm_precision prec, __m512 v) {
 
 INLINE __mmask16 tail_mask(size_t n) { return (__mmask16)((1u << n) - 1u); }
 
-/* What this thread reads next, fetched into L2 while the current rows are worked on in L1 (the
-   hardware prefetchers follow demand misses only, and there are none then): up to two ranges
-   of bytes, `per` cache lines per step. Prefetches never fault, so a range may run past the end
-   of the caller's arrays. */
+/* Prefetching. The rows are read once, from memory, and most of the work is done on them in L1
+   afterwards, where the hardware prefetchers (driven by demand misses) stop. So the kernel keeps
+   a cursor NEAR_AHEAD bytes ahead of the rows it reads, moved one cache line per 16 values it
+   reads (pass A) and the rest of the rows' lines during pass B, so that memory stays busy at
+   the rate the rows are consumed; past the last row it runs on into what follows (the next
+   image's candidates, for the caller). Prefetches never fault, whatever the address. */
+#define NEAR_AHEAD (16 * 1024)
+
 typedef struct {
-    const char *at, *end, *at2, *end2;
-    size_t per;
-} ahead;
+    const char *at, *end;
+} cursor;
 
-static ahead ahead_make(const void *p, size_t bytes, const void *p2, size_t bytes2, size_t steps) {
-    ahead a = {p, (const char *)p + bytes, p2, p2 == NULL ? NULL : (const char *)p2 + bytes2, 0};
-    const size_t lines = (bytes + (p2 == NULL ? 0 : bytes2)) / 64 + 2;
-    a.per = (lines + steps - 1) / steps;
-    return a;
+INLINE void cursor_step(cursor *c, size_t lines) {
+    for (size_t i = 0; i < lines && c->at < c->end; i++, c->at += 64)
+        _mm_prefetch(c->at, _MM_HINT_T1);
 }
 
-INLINE void ahead_step(ahead *a) {
-    for (size_t i = 0; i < a->per; i++) {
-        if (a->at < a->end) {
-            _mm_prefetch(a->at, _MM_HINT_T1);
-            a->at += 64;
-        } else if (a->at2 < a->end2) {
-            _mm_prefetch(a->at2, _MM_HINT_T1);
-            a->at2 += 64;
-        }
-    }
+/* The 4 x 4 transposes inside the 128-bit lanes of a, b, c, d (8 shuffles). */
+INLINE void transpose4_lanes(__m512 a, __m512 b, __m512 c, __m512 d, __m512 *out) {
+    const __m512d t0 = _mm512_castps_pd(_mm512_unpacklo_ps(a, b));
+    const __m512d t1 = _mm512_castps_pd(_mm512_unpackhi_ps(a, b));
+    const __m512d t2 = _mm512_castps_pd(_mm512_unpacklo_ps(c, d));
+    const __m512d t3 = _mm512_castps_pd(_mm512_unpackhi_ps(c, d));
+    out[0] = _mm512_castpd_ps(_mm512_unpacklo_pd(t0, t2));
+    out[1] = _mm512_castpd_ps(_mm512_unpackhi_pd(t0, t2));
+    out[2] = _mm512_castpd_ps(_mm512_unpacklo_pd(t1, t3));
+    out[3] = _mm512_castpd_ps(_mm512_unpackhi_pd(t1, t3));
 }
 
-/* t[j] lane b = t[b] lane j (the usual unpack / shuffle network, 64 shuffles). */
-INLINE void transpose16(__m512 t[16]) {
-    __m512 u[16];
-    for (int i = 0; i < 16; i += 2) {
-        u[i] = _mm512_unpacklo_ps(t[i], t[i + 1]);
-        u[i + 1] = _mm512_unpackhi_ps(t[i], t[i + 1]);
-    }
-    for (int i = 0; i < 16; i += 4) {
-        const __m512d a = _mm512_castps_pd(u[i]), b = _mm512_castps_pd(u[i + 1]);
-        const __m512d c = _mm512_castps_pd(u[i + 2]), d = _mm512_castps_pd(u[i + 3]);
-        t[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
-        t[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
-        t[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
-        t[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
-    }
-    for (int i = 0; i < 16; i += 8)
-        for (int j = 0; j < 4; j++) {
-            u[i + j] = _mm512_shuffle_f32x4(t[i + j], t[i + j + 4], 0x88);
-            u[i + j + 4] = _mm512_shuffle_f32x4(t[i + j], t[i + j + 4], 0xdd);
-        }
-    for (int j = 0; j < 8; j++) {
-        t[j] = _mm512_shuffle_f32x4(u[j], u[j + 8], 0x88);
-        t[j + 8] = _mm512_shuffle_f32x4(u[j], u[j + 8], 0xdd);
-    }
+/* 128-bit lane l = the 4 floats at p + 4 l KC (the same columns of blocks r, r + 4, r + 8,
+   r + 12 of a group) for l < quads, zeros above. The inserts take their operand from memory and
+   run on either vector port, where the shuffles of a register transpose all need port 5. */
+INLINE __m512 lanes_of(const float *p, size_t quads) {
+    __m512 v = _mm512_zextps128_ps512(_mm_load_ps(p));
+    if (quads > 1)
+        v = _mm512_insertf32x4(v, _mm_load_ps(p + 4 * KC), 1);
+    if (quads > 2)
+        v = _mm512_insertf32x4(v, _mm_load_ps(p + 8 * KC), 2);
+    if (quads > 3)
+        v = _mm512_insertf32x4(v, _mm_load_ps(p + 12 * KC), 3);
+    return v;
 }
 
-/* The 16 x 16 tile of a padded row: blocks g * L .. + n (zeros beyond), dimensions kk .. + 16. */
+/* The 16 x 16 tile of a padded row, transposed: t[j] lane b = block g * L + b, dimension kk + j
+   (zeros for blocks past the group's n; the row holds zeros up to a multiple of 4 blocks).
+   Vector 4q + r of the loads holds blocks r, r + 4, .. columns 4q .. 4q + 3, so the 4 x 4
+   transposes within lanes leave t[4q + e] = column 4q + e of blocks 0 .. 15 in order. */
 INLINE void load_tile(const float *row, size_t g, size_t n, size_t kk, __m512 t[16]) {
     const float *base = row + g * L * KC + kk;
-#pragma GCC unroll 16
-    for (size_t b = 0; b < L; b++)
-        t[b] = b < n ? _mm512_load_ps(base + b * KC) : _mm512_setzero_ps();
-    transpose16(t);
+    const size_t quads = (n + 3) / 4;
+#pragma GCC unroll 4
+    for (size_t q = 0; q < 4; q++)
+        transpose4_lanes(lanes_of(base + 4 * q, quads), lanes_of(base + KC + 4 * q, quads),
+                         lanes_of(base + 2 * KC + 4 * q, quads),
+                         lanes_of(base + 3 * KC + 4 * q, quads), t + 4 * q);
 }
 
+/* acc + v^2 for 16 floats into 8 double lanes: lane j takes k0 + j, then k0 + 8 + j. The square
+   of a float is exact in double (48 significant bits, exponents within range), so the FMA
+   rounds exactly where the reference's multiply-then-add does: once, in the addition. */
 INLINE void add_squares16(__m512d *acc, __m512 c) {
     const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(c));
     const __m512d hi =
         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(c), 1)));
-    *acc = _mm512_add_pd(*acc, _mm512_mul_pd(lo, lo)); /* lane j: k0 + j, then k0 + 8 + j */
-    *acc = _mm512_add_pd(*acc, _mm512_mul_pd(hi, hi));
+    *acc = _mm512_fmadd_pd(lo, lo, *acc);
+    *acc = _mm512_fmadd_pd(hi, hi, *acc);
 }
 
 INLINE double lanes8(__m512d acc) {
@@ -128,12 +125,13 @@ INLINE double lanes8(__m512d acc) {
 
 /* Pass A over NR rows v[r] into out[r] (padded to `padded` with zeros): max bits and norms. */
 INLINE void pass_a(imm_precision prec, int NR, const float *const *v, size_t dim, size_t padded,
-                   float *const *out, uint32_t *maxbits, double *norm) {
+                   cursor *ys, float *const *out, uint32_t *maxbits, double *norm) {
     const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
     __m512i mx[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
     __m512d acc[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};
     size_t e = 0;
-    for (; e + L <= dim; e += L)
+    for (; e + L <= dim; e += L) {
+        cursor_step(ys, 1);
         for (int r = 0; r < NR; r++) {
             const __m512 a = _mm512_loadu_ps(v[r] + e);
             mx[r] = _mm512_max_epu32(mx[r], _mm512_and_si512(_mm512_castps_si512(a), absmask));
@@ -141,6 +139,7 @@ INLINE void pass_a(imm_precision prec, int NR, const float *const *v, size_t dim
             _mm512_store_ps(out[r] + e, c);
             add_squares16(&acc[r], c);
         }
+    }
     if (e < dim) /* zeros beyond dim: max 0, squares +0 (no lane is -0) */
         for (int r = 0; r < NR; r++) {
             const __m512 a = _mm512_maskz_loadu_ps(tail_mask(dim - e), v[r] + e);
@@ -160,14 +159,15 @@ INLINE void pass_a(imm_precision prec, int NR, const float *const *v, size_t dim
 
 /* Pass B: x~.y~ for NR padded rows yc[r] against x's transposed copy xt, nb blocks. */
 INLINE void pass_b(bool swap, int NR, const float *xt, const float *const *yc, size_t nb,
-                   ahead *pf, double *dot) {
+                   cursor *ys, size_t ys_lines, cursor *xs, size_t xs_lines, double *dot) {
     float tot[2] = {0.0f, 0.0f};
     for (size_t g = 0; g * L < nb; g++) {
         const size_t n = nb - g * L < L ? nb - g * L : L;
         const float *xg = xt + g * KC * L;
         __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
         for (size_t kk = 0; kk < KC; kk += L) {
-            ahead_step(pf);
+            cursor_step(ys, ys_lines);
+            cursor_step(xs, xs_lines);
             for (int r = 0; r < NR; r++) {
                 __m512 t[16];
                 load_tile(yc[r], g, n, kk, t);
@@ -175,7 +175,8 @@ INLINE void pass_b(bool swap, int NR, const float *xt, const float *const *yc, s
                 if (swap) {
 #pragma GCC unroll 8
                     for (int j = 0; j < 16; j += 2) {
-                        acc[r] = _mm512_fmadd_ps(_mm512_load_ps(xk + (j + 1) * L), t[j + 1], acc[r]);
+                        acc[r] =
+                            _mm512_fmadd_ps(_mm512_load_ps(xk + (j + 1) * L), t[j + 1], acc[r]);
                         acc[r] = _mm512_fmadd_ps(_mm512_load_ps(xk + j * L), t[j], acc[r]);
                     }
                 } else {
@@ -196,23 +197,24 @@ INLINE void pass_b(bool swap, int NR, const float *xt, const float *const *yc, s
         dot[r] = (double)tot[r];
 }
 
-/* NR rows of y (1 or 2) through both passes, fetching the next `more` bytes after them (and
-   next_x's row when they are the last); false if one holds NaN / Inf. */
+/* NR rows of y (1 or 2) through both passes, moving the prefetch cursors: ys by the rows' lines,
+   xs by xs_lines per step of pass B; false if one holds NaN / Inf. */
 INLINE bool fp_rows(imm_precision prec, int NR, const float *xt, const float *y, size_t dim,
-                    size_t nb, float *row0, float *row1, size_t more, const float *next_x,
-                    dist_near_row *yr) {
+                    size_t nb, size_t padded, float *row0, float *row1, cursor *ys, cursor *xs,
+                    size_t xs_lines, dist_near_row *yr) {
     const float *v[2] = {y, y + dim};
     float *const out[2] = {row0, row1};
     const float *const in[2] = {row0, row1};
     uint32_t maxbits[2];
     double norm[2], dot[2];
-    pass_a(prec, NR, v, dim, nb * KC, out, maxbits, norm);
+    /* pass A moves ys by a line per 16 values: one row's lines; pass B by the other rows' */
+    pass_a(prec, NR, v, dim, padded, ys, out, maxbits, norm);
     for (int r = 0; r < NR; r++)
         if (maxbits[r] >= 0x7f800000u)
             return false;
-    ahead pf = ahead_make(y + (size_t)NR * dim, more, next_x, dim * sizeof(float),
-                          (nb + L - 1) / L * (KC / L));
-    pass_b(prec == IMM_PRECISION_BF16, NR, xt, in, nb, &pf, dot);
+    const size_t steps = (nb + L - 1) / L * (KC / L);
+    const size_t ys_lines = ((size_t)(NR - 1) * ((dim + L - 1) / L) + steps - 1) / steps;
+    pass_b(prec == IMM_PRECISION_BF16, NR, xt, in, nb, ys, ys_lines, xs, xs_lines, dot);
     for (int r = 0; r < NR; r++) {
         yr[r].maxbits = maxbits[r];
         yr[r].norm = norm[r];
@@ -223,12 +225,20 @@ INLINE bool fp_rows(imm_precision prec, int NR, const float *xt, const float *y,
 
 static bool fp_all(imm_precision prec, const float *x, const float *y, size_t k, size_t dim,
                    const float *next_x, void *scratch, dist_near_row *xr, dist_near_row *yr) {
+    /* rows padded with zeros to whole blocks, and to a multiple of 4 blocks (load_tile) */
     const size_t nb = (dim + KC - 1) / KC, groups = (nb + L - 1) / L;
-    float *xt = scratch, *row0 = xt + groups * KC * L, *row1 = row0 + nb * KC;
+    const size_t padded = (nb + 3) / 4 * 4 * KC;
+    float *xt = scratch, *row0 = xt + groups * KC * L, *row1 = row0 + padded;
+    /* ys: the rows of y, then the next image's; xs: the next image's x, over the pairs */
+    cursor ys = {(const char *)y + NEAR_AHEAD, (const char *)(y + k * dim) + NEAR_AHEAD};
+    cursor xs = {(const char *)next_x, next_x == NULL ? NULL : (const char *)(next_x + dim)};
+    const size_t xs_lines = ((dim + L - 1) / L + (k + 1) / 2 * groups * (KC / L) - 1) /
+                            ((k + 1) / 2 * groups * (KC / L));
     {
         const float *v[1] = {x};
         float *const out[1] = {row0};
-        pass_a(prec, 1, v, dim, nb * KC, out, &xr->maxbits, &xr->norm);
+        cursor none = {NULL, NULL};
+        pass_a(prec, 1, v, dim, padded, &none, out, &xr->maxbits, &xr->norm);
         xr->dot = 0.0;
         if (xr->maxbits >= 0x7f800000u)
             return false;
@@ -242,15 +252,14 @@ static bool fp_all(imm_precision prec, const float *x, const float *y, size_t k,
             }
         }
     }
-    /* Rows in pairs; each pair fetches the next one (past the last: the next image's rows). */
-    const size_t pair = 2 * dim * sizeof(float);
-    size_t t = 0;
+    size_t t = 0; /* rows in pairs: two independent chains in each pass */
 #define NEAR_ROWS(P)                                                                               \
     for (; t + 2 <= k; t += 2)                                                                     \
-        if (!fp_rows(P, 2, xt, y + t * dim, dim, nb, row0, row1, pair,                             \
-                     t + 2 >= k ? next_x : NULL, yr + t))                                          \
+        if (!fp_rows(P, 2, xt, y + t * dim, dim, nb, padded, row0, row1, &ys, &xs, xs_lines,       \
+                     yr + t))                                                                      \
             return false;                                                                          \
-    return t == k || fp_rows(P, 1, xt, y + t * dim, dim, nb, row0, row1, pair, next_x, yr + t);
+    return t == k || fp_rows(P, 1, xt, y + t * dim, dim, nb, padded, row0, row1, &ys, &xs,         \
+                             xs_lines, yr + t);
     switch (prec) {
     case IMM_PRECISION_BF16: NEAR_ROWS(IMM_PRECISION_BF16)
     case IMM_PRECISION_FP16: NEAR_ROWS(IMM_PRECISION_FP16)
@@ -320,8 +329,12 @@ static bool int8_all(const float *x, const float *y, size_t k, size_t dim, const
         _mm512_store_si512(qx + e, q);
         sq = _mm512_add_epi32(sq, _mm512_madd_epi16(q, q));
     }
-    const double xs = scale_of(xr->maxbits);
-    xr->norm = (xs * xs) * (double)_mm512_reduce_add_epi32(sq); /* < 127^2 66311 < 2^31 */
+    const double s = scale_of(xr->maxbits);
+    xr->norm = (s * s) * (double)_mm512_reduce_add_epi32(sq); /* < 127^2 66311 < 2^31 */
+    /* prefetch cursors as in fp_all: the rows of y then the next image's, and the next x */
+    cursor ys = {(const char *)y + NEAR_AHEAD, (const char *)(y + k * dim) + NEAR_AHEAD};
+    cursor xs = {(const char *)next_x, next_x == NULL ? NULL : (const char *)(next_x + dim)};
+    const size_t xs_lines = ((dim + 15) / 16 + k * ((dim + 31) / 32) - 1) / (k * ((dim + 31) / 32));
     for (size_t t = 0; t < k; t++) {
         const float *v = y + t * dim;
         dist_near_row *r = yr + t;
@@ -330,17 +343,15 @@ static bool int8_all(const float *x, const float *y, size_t k, size_t dim, const
             return false;
         const __m512d inv = _mm512_set1_pd(inv_of(r->maxbits));
         __m512i vsq = _mm512_setzero_si512(), dot = _mm512_setzero_si512();
-        /* the next row (past the last: the next image's first one, and its x) */
-        ahead pf = ahead_make(v + dim, dim * sizeof(float), t + 1 == k ? next_x : NULL,
-                              dim * sizeof(float), (dim + 31) / 32);
         for (size_t e = 0; e < dim; e += 32) {
-            ahead_step(&pf);
+            cursor_step(&ys, 2); /* a row's lines per row */
+            cursor_step(&xs, xs_lines);
             const __m512i q = quantize32(v + e, dim - e, inv);
             vsq = _mm512_add_epi32(vsq, _mm512_madd_epi16(q, q));
             dot = _mm512_add_epi32(dot, _mm512_madd_epi16(q, _mm512_load_si512(qx + e)));
         }
-        const double s = scale_of(r->maxbits);
-        r->norm = (s * s) * (double)_mm512_reduce_add_epi32(vsq);
+        const double sv = scale_of(r->maxbits);
+        r->norm = (sv * sv) * (double)_mm512_reduce_add_epi32(vsq);
         r->dot = (double)_mm512_reduce_add_epi32(dot);
     }
     return true;

@@ -3,7 +3,8 @@
  * The steps, each in its own file: dist_prepare.c (pre-pass: NaN/Inf, ranges, prescale, overflow),
  * dist_tiles.c (blocked parallel loop), dist_pack_body.h and dist_finish_body.h (packing, and
  * dot products -> distances, stamped per ISA), dist_kernels_<isa>.c (micro-kernels, one table
- * per variant, chosen once in dist_dispatch.c). See dist_plan.h for the loop.
+ * per variant, chosen once in dist_dispatch.c). See dist_plan.h for the loop. One row against
+ * a few (KNN) has its own fused path with the same arithmetic: dist_nearest.c.
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -11,7 +11,11 @@
  * imi_dist_compute itself, on the same rows. Images run in parallel, each on one thread, so
  * results are thread-count independent.
  */
+#include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "core/context.h"
 #include "core/layout.h"
@@ -94,12 +98,29 @@ typedef struct {
     size_t k, dim;
 } knn_copy;
 
+/* dst[0..n) = src[0..n), the bulk with non-temporal stores where the ISA has them: out is far
+   larger than the caches, and these stores do not read each line in before writing it (a third
+   of a plain copy's traffic). The sfence orders them before the team's closing barrier. */
+static void copy_stream(float *dst, const float *src, size_t n) {
+#if defined(__SSE2__)
+    size_t e = 0;
+    for (; e < n && ((uintptr_t)(dst + e) & 15) != 0; e++)
+        dst[e] = src[e];
+    for (; e + 4 <= n; e += 4)
+        _mm_stream_ps(dst + e, _mm_loadu_ps(src + e));
+    for (; e < n; e++)
+        dst[e] = src[e];
+    _mm_sfence();
+#else
+    memcpy(dst, src, n * sizeof *dst);
+#endif
+}
+
 static void copy_row(long li, int tid, void *arg) {
     const knn_copy *c = arg;
     const size_t i = (size_t)li;
     (void)tid;
-    memcpy(c->out + i * c->dim, c->cand + (i * c->k + (size_t)c->best[i]) * c->dim,
-           c->dim * sizeof(float));
+    copy_stream(c->out + i * c->dim, c->cand + (i * c->k + (size_t)c->best[i]) * c->dim, c->dim);
 }
 
 static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *cand, size_t k,
@@ -127,7 +148,8 @@ static int select_knn(imm_ctx *ctx, const float *x, size_t batch, const float *c
     imi_parallel_for(batch * k * dim > 65536 ? threads : 1, (long)batch, KNN_CHUNK, knn_image,
                      &job);
     RETURN_ERROR_IF(job.failed, IMM_ERR_NONFINITE);
-    /* Outputs last: the kept rows (12 MB at B = 1024, D = 3072: copied on every thread). */
+    /* Outputs last, once every image is known to be valid: the kept rows (12.6 MB at B = 1024,
+       D = 3072), copied on every thread. */
     knn_copy copy = {cand, job.best, out, k, dim};
     imi_parallel_for(batch * dim > 65536 ? threads : 1, (long)batch, KNN_CHUNK * 4, copy_row,
                      &copy);

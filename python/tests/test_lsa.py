@@ -147,13 +147,33 @@ def near_tie_matrix(rng, n, m, spread=1e-9):
     return 1.0 + rng.integers(0, 50, size=(n, m)) * spread
 
 
+def certificate_bound(c, maximize=False):
+    """What the float64 path promises (linear_sum_assignment's notes): its total is within
+    3 n tol of the optimum, tol = 64 eps64 (max|c| + max|u| + max|v|), the potentials those of
+    the certificate it returns."""
+    c = np.asarray(c, dtype=np.float64)
+    c = -c if maximize else c
+    t = c if c.shape[0] <= c.shape[1] else c.T
+    _, u, v, _ = certified_solve(t[None])
+    tol = 64 * np.finfo(np.float64).eps * (np.abs(t).max() + np.abs(u).max() + np.abs(v).max())
+    return 3 * t.shape[0] * tol
+
+
 @pytest.mark.parametrize("shape", [(30, 30), (20, 45), (45, 20), (3, 200)])
 def test_float64_near_ties_random(rng, scipy_lsa, shape):
+    """Float32 sees none of these costs apart, float64 does. Near-ties also exist at float64's
+    own resolution: 1 + k 1e-9 rounds each k differently, so two assignments with the same sum
+    of k can differ by a few ulps of the total (3.6e-15 seen at (20, 45), maximize). The float64
+    certificate does not tell those apart, and scipy's float64 solver promises no more: the
+    totals agree to the certificate's bound, a few 1e-12 here, far below the 1e-9 steps float32
+    cannot see."""
     for _ in range(3):
         c = near_tie_matrix(rng, *shape)
-        check_like_scipy(c, scipy_lsa)
-        check_like_scipy(c, scipy_lsa, maximize=True)
-        check_like_scipy(c * 1e12 - 3e12, scipy_lsa)  # large magnitudes, negative
+        for m, maximize in ((c, False), (c, True), (c * 1e12 - 3e12, False)):
+            bound = certificate_bound(m, maximize)
+            assert bound < 0.05 * 1e-9 * np.abs(m).max()  # far below the steps float32 hides
+            check_like_scipy(m, scipy_lsa, maximize=maximize,
+                             rel=bound / max(abs(float(m.sum())), 1.0))
 
 
 def test_float64_mixed_scales(rng, scipy_lsa):
