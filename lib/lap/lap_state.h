@@ -106,9 +106,11 @@ static inline void imi_lap_phase_end(lap_state *s, int phase) {
 
 /* Passes over at least this many cells run on a team (imi_parallel_for); smaller ones on the
    calling thread. On the shared 2-core machines a region waits for whichever thread was
-   preempted, up to a scheduler slice: with teams from 2^18 cells, a second 2-thread job made
-   B = 1024 ten times slower (3.9 -> 40 ms), without them 5.1 ms. On an idle machine teams from
-   2^21 / 2^19 cells against 2^24 / 2^22: B = 2048 16.4 vs 18.6 ms, 4096 56 vs 62 ms. */
+   preempted, up to a scheduler slice. Measured (image-noise, 2 threads, bench_lap medians, ms
+   at B = 1024 / 2048 / 4096), teams from 2^18 cells (2^16 for rebuild batches) against 2^22
+   (2^20): idle 3.5 / 15.4 / 53 against 4.5 / 17.0 / 58; one busy process beside them
+   38 / 29-48 / 132-176 against 4.5 / 20-61 / 88-107. Robustness wins: a trainer's data
+   loaders keep the cores busy. */
 #define LAP_TEAM_CELLS ((size_t)1 << 22)
 #define LAP_TEAM_REBUILD_CELLS ((size_t)1 << 20) /* a batch of list rebuilds (auction.c) */
 
