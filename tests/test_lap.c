@@ -445,7 +445,7 @@ static void dump_results(FILE *f) {
     static const size_t shapes[][3] = {
         /* rows, cols, kind: 0 image-noise 1 ties 2 uniform */
         {256, 256, 0}, {200, 200, 1}, {60, 200, 1},   {500, 500, 2},
-        {37, 37, 1},   {300, 301, 2}, {2050, 2050, 2}, /* candidate lists from 2048 on */
+        {37, 37, 1},   {300, 301, 2}, {4100, 4100, 2}, /* candidate lists from 4096 on */
         {1024, 1024, 0}, {600, 600, 1}}; /* sparse mode; sparse mode giving up */
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], kind = shapes[s][2];

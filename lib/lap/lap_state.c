@@ -11,10 +11,12 @@
 #include "lap/lap_state.h"
 
 #define SPREAD_SAMPLE_ROWS 16
-/* Below this many columns a dense row scan is cheaper than keeping lists (image-noise costs,
-   exact solver, 1 thread: 1.4 vs 4.0 ms at 256 columns, 13 vs 18 ms at 1024; at 2048 lists win,
-   46 vs 58 ms, and at 4096, 153 vs 266 ms). */
-#define LIST_MIN_COLS 2048
+/* Below this many columns the warm start's bids scan their dense rows (in float while float
+   resolves them: auction.c) instead of keeping candidate lists. Measured with float scans,
+   image-noise / uniform costs, 2 threads, ms: B = 2048 10.7 / 18.3 with dense scans against
+   16.5 / 25.4 with lists, 3072 26 / 40 against 34 / 58; at 4096 lists win on image-noise
+   (56 against 63; uniform 88 / 84). */
+#define LIST_MIN_COLS 4096
 
 static size_t list_length(size_t cols) { return cols < LAP_CANDIDATES ? cols : LAP_CANDIDATES; }
 
