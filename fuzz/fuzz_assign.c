@@ -40,8 +40,11 @@ static void dump(void) {
 /* The status the distance pre-pass must give for x (n rows) against y (m rows): sets *expect
    and an acceptable alternative *alt (NONFINITE near the float overflow edge, or for BF16 values
    that round past the largest bfloat16: see fuzz_distance.c). */
+/* own == 0: every pair (i, j) is computed (the permutation and the pool); own = k: only the
+   pairs of image i with its own candidates i k .. i k + k - 1 (KNN: imm_select_noise_knn's
+   note 1, whatever the other images hold). */
 static void dist_expect(const float *x, size_t n, const float *y, size_t m, size_t dim,
-                        const imm_options *eff, int *expect, int *alt) {
+                        const imm_options *eff, size_t own, int *expect, int *alt) {
     static long double xt[MAXP * MAXK][MAXD], yt[MAXP * MAXK][MAXD];
     *expect = IMM_OK;
     *alt = IMM_ERR_NOMEM;
@@ -62,6 +65,8 @@ static void dist_expect(const float *x, size_t n, const float *y, size_t m, size
     }
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < m; j++) {
+            if (own != 0 && j / own != i)
+                continue;
             const long double d2 = fz_sqdist(xt[i], yt[j], dim);
             const long double mv = eff->metric == IMM_METRIC_L2 ? sqrtl(d2) : d2;
             if (mv > (long double)FLT_MAX * (1.0L + 1e-5L))
@@ -152,7 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     else if (dim == 0 || shape_invalid)
         expect = IMM_ERR_INVALID_ARG;
     else
-        dist_expect(x, batch, y0, m, dim, &eff, &expect, &alt);
+        dist_expect(x, batch, y0, m, dim, &eff, api == 2 ? k : 0, &expect, &alt);
     FZ_CHECK(st == expect || st == alt || st == IMM_ERR_NOMEM,
              "api %d returned %d, expected %d (batch=%zu dim=%zu pool=%zu k=%zu, %s)", api, st,
              expect, batch, dim, pool_size, k, fz_opts_str(&fo));

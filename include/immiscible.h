@@ -446,7 +446,8 @@ IMM_API IMM_NODISCARD int imm_assign_noise_pool(const float *x, size_t batch, co
  *                    not overlap out, candidates or x.
  *  @return IMM_OK, IMM_ERR_INVALID_ARG (NULL data, k == 0 or dim == 0 with batch > 0,
  *          overlap), IMM_ERR_TOO_LARGE (as imm_distance), IMM_ERR_NONFINITE (NaN / Inf, a value
- *          outside the precision's range, a distance that overflows float), IMM_ERR_NOMEM.
+ *          outside the precision's range, a distance from an image to one of its own
+ *          candidates that overflows float), IMM_ERR_NOMEM.
  *  Notes: 1. "Nearest" is by the distances imm_distance(x_i, 1, candidates_i, k, ...) gives,
  *            bitwise, whatever the other images hold; ties go to the lowest t. Images are
  *            processed in parallel; results do not depend on the thread count.
