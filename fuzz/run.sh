@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds=${1:-30}
 build=${2:-build-fuzz}
-targets=${FUZZ_TARGETS:-fuzz_lap fuzz_certify fuzz_distance fuzz_assign}
+targets=${FUZZ_TARGETS:-fuzz_lap fuzz_lap_large fuzz_certify fuzz_distance fuzz_assign}
 jobs=${FUZZ_BUILD_JOBS:-2}
 
 # FUZZ_CFLAGS: extra compile flags (e.g. -fsanitize-ignorelist=FILE while a known bug is fixed).
