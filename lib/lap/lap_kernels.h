@@ -65,6 +65,22 @@ typedef struct {
     lap_two_smallest_f32_fn two_smallest_f32;
 } lap_kernels;
 
+/* One more column j, in increasing column order, into the two smallest so far: strict
+   comparisons keep the lower column on ties (the scalar scans and every vector tail). */
+static inline void lap_min2_push(lap_min2 *m, double h, int32_t j) {
+    if (h < m->u2) {
+        if (h < m->u1) {
+            m->u2 = m->u1;
+            m->j2 = m->j1;
+            m->u1 = h;
+            m->j1 = j;
+        } else {
+            m->u2 = h;
+            m->j2 = j;
+        }
+    }
+}
+
 /* The lane merge every vector variant ends with (shared bodies, same bits everywhere). */
 
 /* Index of the lexicographically smallest (val[l], idx[l]) over `lanes` lanes. */

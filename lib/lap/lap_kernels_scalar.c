@@ -6,39 +6,14 @@
 
 void imi_lap_two_smallest_tail(const float *c, const double *v, size_t from, size_t n,
                                lap_min2 *m) {
-    for (size_t j = from; j < n; j++) {
-        double h = (double)c[j] - v[j];
-        if (h < m->u2) {
-            if (h < m->u1) {
-                m->u2 = m->u1;
-                m->j2 = m->j1;
-                m->u1 = h;
-                m->j1 = (int32_t)j;
-            } else {
-                m->u2 = h;
-                m->j2 = (int32_t)j;
-            }
-        }
-    }
+    for (size_t j = from; j < n; j++)
+        lap_min2_push(m, (double)c[j] - v[j], (int32_t)j);
 }
 
 void imi_lap_two_smallest_f32_tail(const float *c, const float *vf, size_t from, size_t n,
                                    lap_min2 *m) {
-    for (size_t j = from; j < n; j++) {
-        const float hf = c[j] - vf[j];
-        const double h = (double)hf;
-        if (h < m->u2) {
-            if (h < m->u1) {
-                m->u2 = m->u1;
-                m->j2 = m->j1;
-                m->u1 = h;
-                m->j1 = (int32_t)j;
-            } else {
-                m->u2 = h;
-                m->j2 = (int32_t)j;
-            }
-        }
-    }
+    for (size_t j = from; j < n; j++)
+        lap_min2_push(m, (double)(c[j] - vf[j]), (int32_t)j);
 }
 
 static void two_smallest_f32_scalar(const float *c, const float *vf, size_t n, lap_min2 *out) {
