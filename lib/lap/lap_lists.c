@@ -55,8 +55,9 @@ static double guess_cut(const lap_state *s, const float *ci, size_t keep) {
     return kth_smallest(mins, blocks, keep - 1);
 }
 
-/* The keep smallest (h, j) of row ci, sorted. A cut-off lets few columns through one cheap SIMD
-   pass; only they are sorted. Any cut with at least keep columns below it gives the same list. */
+/* The keep smallest (h, j) of row ci, the largest of them last. A cut-off lets few columns
+   through one cheap SIMD pass; only they are looked at. Any cut with at least keep columns
+   below it gives the same set. */
 void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entry *out) {
     lap_entry buf[LIST_FILTER_CAP];
     const size_t n = s->n;
@@ -68,12 +69,8 @@ void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entr
         if (cnt >= keep && cnt <= LIST_FILTER_CAP) {
             for (size_t t = 0; t < cnt; t++)
                 buf[t] = (lap_entry){hb[t], jb[t]};
-            if (cnt <= 4 * keep) {
-                imi_lap_sort_entries(buf, cnt);
-                memcpy(out, buf, keep * sizeof(lap_entry));
-            } else {
-                imi_lap_keep_smallest(buf, cnt, keep, out);
-            }
+            imi_lap_select_entries(buf, cnt, keep);
+            memcpy(out, buf, keep * sizeof(lap_entry));
             return;
         }
     }

@@ -34,6 +34,32 @@ void imi_lap_sort_entries(lap_entry *e, size_t len) {
     }
 }
 
+void imi_lap_select_entries(lap_entry *e, size_t len, size_t keep) {
+    size_t lo = 0, hi = len - 1;
+    const size_t t = keep - 1;
+    while (lo < hi) { /* Lomuto partition around the middle entry; keys are distinct (j) */
+        const size_t mid = lo + (hi - lo) / 2;
+        lap_entry pivot = e[mid];
+        e[mid] = e[hi];
+        e[hi] = pivot;
+        size_t store = lo;
+        for (size_t a = lo; a < hi; a++)
+            if (above(pivot, e[a])) {
+                lap_entry x = e[a];
+                e[a] = e[store];
+                e[store++] = x;
+            }
+        e[hi] = e[store];
+        e[store] = pivot;
+        if (store == t)
+            return;
+        if (store < t)
+            lo = store + 1;
+        else
+            hi = store - 1;
+    }
+}
+
 /* Puts the keep smallest of e[0..len) in out, sorted (bounded max-heap, then insertion sort). */
 void imi_lap_keep_smallest(const lap_entry *e, size_t len, size_t keep, lap_entry *out) {
     size_t got = 0;
