@@ -108,6 +108,19 @@ static double solve_checked(const float *cost, size_t rows, size_t cols, int thr
                  "%.6g (allowed %.3g)",
                  what, info.exact, t1, info.lower_bound, info.gap_bound, bound);
 
+    /* where the work went: at least the column means (the validation pass) and the lower
+       bound's pass; times measured, not invented; the reserved words stay zero */
+    if (!(info.passes >= 2.0 && info.passes < 1e7) || (info.sparse != 0 && info.sparse != 1) ||
+        info.rounds < 0 || (info.sparse == 1 && info.rounds < 1) || info.bids < 0 ||
+        info.augmentations < 0)
+        fail_msg("%s: info passes %g, sparse %d, rounds %d, bids %lld, augmentations %lld", what,
+                 info.passes, (int)info.sparse, (int)info.rounds, (long long)info.bids,
+                 (long long)info.augmentations);
+    for (int p = 0; p < 4; p++)
+        if (!(info.seconds[p] >= 0.0 && info.seconds[p] < 600.0))
+            fail_msg("%s: info.seconds[%d] = %g", what, p, info.seconds[p]);
+    if (info.reserved_[0] != 0 || info.reserved_[1] != 0)
+        fail_msg("%s: info.reserved_ not zero", what);
     if (assign_out != NULL)
         memcpy(assign_out, a1, rows * sizeof *a1);
     free(a1);
