@@ -28,27 +28,10 @@ install(FILES "${PROJECT_SOURCE_DIR}/include/immiscible.h"
         DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
 # --- pkg-config ---------------------------------------------------------------------------------
-# immiscible.pc.in is configured with @ONLY like zstd's, in two steps: everything but the prefix
-# now, the prefix at install time, so that `cmake --install build --prefix DIR` writes a .pc that
-# points into DIR (a prefix frozen at configure time would point at /usr/local instead).
-foreach(_dir LIBDIR INCLUDEDIR)
-  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_dir}}")
-    set(IMM_PC_${_dir} "${CMAKE_INSTALL_${_dir}}")
-  else()
-    set(IMM_PC_${_dir} "\${prefix}/${CMAKE_INSTALL_${_dir}}")
-  endif()
-endforeach()
+# cmake/ImmPkgConfig.cmake says how (the prefix is filled in at install time).
 # Only a static link needs these: the shared library already records its own dependencies.
 string(STRIP "${OpenMP_C_FLAGS} -lm" IMM_PC_LIBS_PRIVATE)
-set(IMM_PC_PREFIX "@IMM_PC_PREFIX@") # kept as a placeholder for the install step
-configure_file("${PROJECT_SOURCE_DIR}/immiscible.pc.in"
-               "${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc.in" @ONLY)
-install(CODE "
-  set(IMM_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
-  configure_file(\"${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc.in\"
-                 \"${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc\" @ONLY)")
-install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/immiscible.pc"
-        DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+imm_install_pkgconfig("${PROJECT_SOURCE_DIR}/immiscible.pc.in" immiscible)
 
 # --- CMake package: find_package(immiscible) -> immiscible::immiscible -----------------------------
 install(EXPORT immiscibleTargets

@@ -4,7 +4,6 @@
 #include "plot.h"
 #include "png_grid.h"
 
-#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -207,18 +206,7 @@ static int write_png(const char *path, const canvas *cv, char *err, size_t errle
         snprintf(err, errlen, "%s: out of memory", path);
         return -1;
     }
-    int status = -1;
-    errno = 0;
-    FILE *fp = fopen(path, "wb");
-    if (fp == NULL) {
-        snprintf(err, errlen, "%s: cannot create (%s)", path, strerror(errno));
-    } else {
-        status = png_encode(fp, cv->px, rows, (size_t)cv->w, (size_t)cv->h, 3, err, errlen, path);
-        if (fclose(fp) != 0 && status == 0) {
-            snprintf(err, errlen, "%s: write failed (%s)", path, strerror(errno));
-            status = -1;
-        }
-    }
+    int status = png_write_file(path, cv->px, rows, (size_t)cv->w, (size_t)cv->h, 3, err, errlen);
     free(rows);
     return status;
 }

@@ -18,7 +18,7 @@ unsigned char png_grid_pixel(float v) {
 
 /* Kept apart from the layout so that setjmp protects only libpng calls and no local that changes
    after setjmp is read after a longjmp. */
-int png_encode(FILE *fp, const unsigned char *canvas, png_bytep *row_ptrs, size_t width,
+static int png_encode(FILE *fp, const unsigned char *canvas, png_bytep *row_ptrs, size_t width,
                size_t height, int channels, char *err, size_t errlen, const char *path) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
     png_infop info = png ? png_create_info_struct(png) : NULL;
@@ -42,6 +42,22 @@ int png_encode(FILE *fp, const unsigned char *canvas, png_bytep *row_ptrs, size_
     png_write_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
     png_destroy_write_struct(&png, &info);
     return 0;
+}
+
+int png_write_file(const char *path, const unsigned char *canvas, png_bytep *row_ptrs,
+                   size_t width, size_t height, int channels, char *err, size_t errlen) {
+    errno = 0;
+    FILE *fp = fopen(path, "wb");
+    if (fp == NULL) {
+        snprintf(err, errlen, "%s: cannot create (%s)", path, strerror(errno));
+        return -1;
+    }
+    int status = png_encode(fp, canvas, row_ptrs, width, height, channels, err, errlen, path);
+    if (fclose(fp) != 0 && status == 0) {
+        snprintf(err, errlen, "%s: write failed (%s)", path, strerror(errno));
+        status = -1;
+    }
+    return status;
 }
 
 int png_write_grid(const char *path, const float *images, size_t n, int rows, int cols, int per_row,
@@ -76,18 +92,7 @@ int png_write_grid(const char *path, const float *images, size_t n, int rows, in
                 canvas[(top + (size_t)y) * width + left + (size_t)x] =
                     png_grid_pixel(img[(size_t)y * (size_t)cols + (size_t)x]);
     }
-    int status = -1;
-    errno = 0;
-    FILE *fp = fopen(path, "wb");
-    if (fp == NULL) {
-        snprintf(err, errlen, "%s: cannot create (%s)", path, strerror(errno));
-    } else {
-        status = png_encode(fp, canvas, row_ptrs, width, height, 1, err, errlen, path);
-        if (fclose(fp) != 0 && status == 0) {
-            snprintf(err, errlen, "%s: write failed (%s)", path, strerror(errno));
-            status = -1;
-        }
-    }
+    int status = png_write_file(path, canvas, row_ptrs, width, height, 1, err, errlen);
     free(canvas);
     free(row_ptrs);
     return status;

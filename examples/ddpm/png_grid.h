@@ -18,12 +18,12 @@
 int png_write_grid(const char *path, const float *images, size_t n, int rows, int cols, int per_row,
                    char *err, size_t errlen);
 
-/*! png_encode() :
+/*! png_write_file() :
  *  Writes width x height 8-bit pixels (channels 1: grey, 3: RGB; row-major, tightly packed) to
- *  the open file fp as a PNG; row_ptrs has room for height pointers. path names the file in err.
+ *  a new file at path as a PNG; row_ptrs has room for height pointers.
  *  @return 0, or -1 with a message in err. Shared by png_write_grid() and plot.c. */
-int png_encode(FILE *fp, const unsigned char *canvas, unsigned char **row_ptrs, size_t width,
-               size_t height, int channels, char *err, size_t errlen, const char *path);
+int png_write_file(const char *path, const unsigned char *canvas, unsigned char **row_ptrs,
+                   size_t width, size_t height, int channels, char *err, size_t errlen);
 
 /* The 8-bit pixel png_write_grid() stores for the value v. */
 unsigned char png_grid_pixel(float v);

@@ -21,12 +21,15 @@ bool imi_lap_finish_exact(lap_state *s);
    count, or -1 when a row has no augmenting path (infeasible). */
 int64_t imi_lap_augment_free(lap_state *s);
 
-/* Exact solver on an initialised state (lap_exact.c). False: infeasible (forbidden pairs). */
+/* Exact solver on an initialised state whose v holds the column means (lap_exact.c). False:
+   infeasible (forbidden pairs). */
 bool imi_lap_exact(lap_state *s);
 
 /* Solves with the options' solver on an initialised state and writes assign[rows], u, v, info,
-   *total (each may be NULL except assign). IMM_OK, or IMM_ERR_INFEASIBLE (forbidden pairs; then
-   nothing is written): callers validate everything else first. */
+   *total (each may be NULL except assign). The costs are validated here, by the column means'
+   pass: IMM_OK, IMM_ERR_NONFINITE (NaN / -Inf), IMM_ERR_UNSUPPORTED (the auction with forbidden
+   pairs) or IMM_ERR_INFEASIBLE (no assignment avoids them); on error nothing is written.
+   Callers validate shapes, options and buffers first. */
 int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
                 imm_lap_info *info, double *total);
 

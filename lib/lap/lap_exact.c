@@ -195,6 +195,12 @@ static void warm_start(lap_state *s, double eps_first, double eps_last) {
    heavy ties never settle on arcs). True when the sparse mode proved an optimal assignment;
    false when it gave up (price wars down to the last epsilon, or a row needed more arcs than
    its list holds), with *eps where the dense phases continue and v what they left there. */
+/* Back to the dense phases, with the potentials they had left (saved). */
+static void leave_sparse(lap_state *s, const double *saved) {
+    memcpy(s->v, saved, s->n * sizeof(double));
+    imi_lap_sparse_end(s);
+}
+
 static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
     auction_stats st;
     for (int attempt = 0; attempt < SPARSE_ATTEMPTS && *eps > eps_last; attempt++) {
@@ -211,8 +217,7 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
         if (st.exhausted || !imi_lap_potentials_usable(s)) {
             /* a price war distorts the prices it fought over: the dense phases go on from
                the potentials they left */
-            memcpy(s->v, saved, s->n * sizeof(double));
-            imi_lap_sparse_end(s);
+            leave_sparse(s, saved);
             continue;
         }
         imi_lap_phase_end(s, 1);
@@ -220,10 +225,8 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
         imi_lap_phase_end(s, 2);
         ok = ok && imi_lap_sparse_prove(s);
         imi_lap_phase_end(s, 3);
-        if (!ok) { /* the arcs missed too much: the dense phases take over from the same point */
-            memcpy(s->v, saved, s->n * sizeof(double));
-            imi_lap_sparse_end(s);
-        }
+        if (!ok) /* the arcs missed too much: the dense phases take over from the same point */
+            leave_sparse(s, saved);
         s->proved_sparse = ok;
         return ok;
     }
@@ -231,9 +234,6 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
 }
 
 bool imi_lap_exact(lap_state *s) {
-    if (!s->means_ready)
-        (void)imi_lap_column_means(s); /* costs known valid here */
-    imi_lap_phase_end(s, 0);
     if (s->m < s->n) {
         memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */
     } else if (s->n > 1 && !s->forbidden) {

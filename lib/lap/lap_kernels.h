@@ -109,6 +109,21 @@ static inline lap_min2 lap_lanes_min2(double *v1, int64_t *i1, const double *v2,
     return m;
 }
 
+/* The same from float lanes with int32 indices (at most 16 lanes): widened exactly, then merged
+   as above. */
+static inline lap_min2 lap_lanes_min2_f32(const float *v1, const int32_t *i1, const float *v2,
+                                          const int32_t *i2, int lanes) {
+    double d1[16], d2[16];
+    int64_t e1[16], e2[16];
+    for (int l = 0; l < lanes; l++) {
+        d1[l] = v1[l];
+        d2[l] = v2[l];
+        e1[l] = i1[l];
+        e2[l] = i2[l];
+    }
+    return lap_lanes_min2(d1, e1, d2, e2, lanes);
+}
+
 /* The table for the active SIMD variant (see core/cpu.h), chosen once (lap_dispatch.c). */
 const lap_kernels *imi_lap_kernels(void);
 

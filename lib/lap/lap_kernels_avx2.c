@@ -44,8 +44,8 @@ static void two_smallest_avx2(const float *c, const double *v, size_t n, lap_min
     *out = m;
 }
 
-/* Float lanes with int32 indices (integer blends: every index exact), merged as doubles with
-   64-bit indices: lap_lanes_min2. */
+/* Float lanes with int32 indices (integer blends: every index exact), merged by
+   lap_lanes_min2_f32. */
 static void two_smallest_f32_avx2(const float *c, const float *vf, size_t n, lap_min2 *out) {
     __m256 m1 = _mm256_set1_ps(INFINITY), m2 = m1;
     __m256i i1 = _mm256_set1_epi32(-1), i2 = i1;
@@ -69,15 +69,7 @@ static void two_smallest_f32_avx2(const float *c, const float *vf, size_t n, lap
     _mm256_storeu_ps(a2, m2);
     _mm256_storeu_si256((__m256i *)b1, i1);
     _mm256_storeu_si256((__m256i *)b2, i2);
-    double d1[8], d2[8];
-    int64_t e1[8], e2[8];
-    for (int l = 0; l < 8; l++) {
-        d1[l] = a1[l];
-        d2[l] = a2[l];
-        e1[l] = b1[l];
-        e2[l] = b2[l];
-    }
-    lap_min2 m = lap_lanes_min2(d1, e1, d2, e2, 8);
+    lap_min2 m = lap_lanes_min2_f32(a1, b1, a2, b2, 8);
     imi_lap_two_smallest_f32_tail(c, vf, j, n, &m);
     *out = m;
 }

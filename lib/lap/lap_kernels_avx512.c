@@ -31,7 +31,7 @@ static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_m
     *out = m;
 }
 
-/* Float lanes merged as doubles with 64-bit indices (exact conversions): lap_lanes_min2. */
+/* Float lanes with int32 indices, merged by lap_lanes_min2_f32. */
 static void two_smallest_f32_avx512(const float *c, const float *vf, size_t n, lap_min2 *out) {
     __m512 m1 = _mm512_set1_ps(INFINITY), m2 = m1;
     __m512i i1 = _mm512_set1_epi32(-1), i2 = i1;
@@ -54,15 +54,7 @@ static void two_smallest_f32_avx512(const float *c, const float *vf, size_t n, l
     _mm512_storeu_ps(a2, m2);
     _mm512_storeu_si512(b1, i1);
     _mm512_storeu_si512(b2, i2);
-    double d1[16], d2[16];
-    int64_t e1[16], e2[16];
-    for (int l = 0; l < 16; l++) {
-        d1[l] = a1[l];
-        d2[l] = a2[l];
-        e1[l] = b1[l];
-        e2[l] = b2[l];
-    }
-    lap_min2 m = lap_lanes_min2(d1, e1, d2, e2, 16);
+    lap_min2 m = lap_lanes_min2_f32(a1, b1, a2, b2, 16);
     imi_lap_two_smallest_f32_tail(c, vf, j, n, &m);
     *out = m;
 }

@@ -136,7 +136,21 @@ static void dense_min2(lap_state *s, size_t i, lap_min2 *m) {
         imi_lap_count_scan(s);
 }
 
-void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
+/* Whether row i's built list answers: exact (both minima below the threshold, so below every
+   column outside the list) or, for a bid, the minimum below it (then no other column ties with
+   it, and the runner-up is at least min(u2, threshold), which *m then holds). */
+static bool list_answers(lap_state *s, size_t i, bool bid, lap_min2 *m) {
+    list_min2(s, i, s->k, m);
+    if (!bid)
+        return m->u2 < s->cand_thr[i];
+    if (!(m->u1 < s->cand_thr[i]))
+        return false;
+    m->u2 = fmin(m->u2, s->cand_thr[i]);
+    return true;
+}
+
+/* imi_lap_row_min2 (bid false) and imi_lap_row_bid_min2 (true). */
+static void row_min2(lap_state *s, size_t i, bool bid, lap_min2 *m) {
     if (s->sparse) {
         list_min2(s, i, (size_t)s->cand_n[i], m);
         return;
@@ -150,47 +164,19 @@ void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) {
             build_list(s, i);
             imi_lap_count_scan(s);
         }
-        list_min2(s, i, s->k, m);
-        if (m->u2 < s->cand_thr[i]) /* both minima are below every column outside the list */
+        if (list_answers(s, i, bid, m))
             return;
     }
     /* Ties at the threshold: only the dense scan knows the lowest index. */
     dense_min2(s, i, m);
 }
 
-void imi_lap_row_bid_min2(lap_state *s, size_t i, lap_min2 *m) {
-    if (s->sparse) {
-        list_min2(s, i, (size_t)s->cand_n[i], m);
-        return;
-    }
-    if (i >= s->rows || s->k < 2) {
-        dense_min2(s, i, m);
-        return;
-    }
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (attempt > 0 || isnan(s->cand_thr[i])) {
-            build_list(s, i);
-            imi_lap_count_scan(s);
-        }
-        list_min2(s, i, s->k, m);
-        /* Below the threshold the list's minimum is the row's (every other column is at least
-           the threshold, so no tie either); the runner-up is at least min(u2, threshold). */
-        if (m->u1 < s->cand_thr[i]) {
-            m->u2 = fmin(m->u2, s->cand_thr[i]);
-            return;
-        }
-    }
-    dense_min2(s, i, m);
-}
+void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) { row_min2(s, i, false, m); }
+
+void imi_lap_row_bid_min2(lap_state *s, size_t i, lap_min2 *m) { row_min2(s, i, true, m); }
 
 bool imi_lap_list_bid_min2(lap_state *s, size_t i, lap_min2 *m) {
-    if (isnan(s->cand_thr[i]))
-        return false;
-    list_min2(s, i, s->k, m);
-    if (!(m->u1 < s->cand_thr[i]))
-        return false;
-    m->u2 = fmin(m->u2, s->cand_thr[i]);
-    return true;
+    return !isnan(s->cand_thr[i]) && list_answers(s, i, true, m);
 }
 
 typedef struct {

@@ -55,14 +55,25 @@ static double dual_lower_bound(const lap_state *s, double *u_out) {
     return sum - (double)terms * LAP_ROUNDING * mag;
 }
 
+static int scan_costs(const float *cost, size_t cells, const imm_options *o, int threads,
+                      bool *forbidden);
+
 int imi_lap_run(lap_state *s, const imm_options *o, int32_t *assign, double *u, double *v,
                 imm_lap_info *info, double *total) {
+    /* The column means double as the validation pass: their sums are finite exactly when the
+       matrix is (lap_state.h). Otherwise one more scan tells NaN / -Inf from forbidden pairs,
+       and the means are taken again over the finite costs. */
+    if (!imi_lap_column_means(s)) {
+        bool forbidden;
+        FORWARD_IF_ERROR(scan_costs(s->cost, s->rows * s->n, o, s->threads, &forbidden));
+        s->forbidden = forbidden;
+        s->scans += (int64_t)s->rows;
+        (void)imi_lap_column_means(s);
+    }
+    imi_lap_phase_end(s, 0);
     imm_lap_info in;
     memset(&in, 0, sizeof in);
     if (o->solver == IMM_SOLVER_AUCTION && s->n > 1 && s->m == s->n) {
-        if (!s->means_ready)
-            (void)imi_lap_column_means(s); /* costs known valid here */
-        imi_lap_phase_end(s, 0);
         double spread = imi_lap_spread(s);
         double target = o->accuracy * (s->cmax - s->cmin) / (double)s->rows;
         auction_stats st = {0, 0, 0.0, false};
@@ -215,19 +226,7 @@ static int solve(imm_ctx *ctx, const float *cost, size_t rows, size_t cols, cons
     s.clock = started;
     imi_fpenv fe;
     imi_fpenv_enter(&fe);
-    /* The column means double as the validation pass: their sums are finite exactly when the
-       matrix is (lap_state.h). Otherwise one more scan tells NaN / -Inf from forbidden pairs. */
-    int status = IMM_OK;
-    if (imi_lap_column_means(&s)) {
-        s.means_ready = true;
-    } else {
-        bool forbidden;
-        status = scan_costs(cost, cells, &o, threads, &forbidden);
-        s.forbidden = forbidden;
-        s.scans += (int64_t)rows;
-    }
-    if (status == IMM_OK)
-        status = imi_lap_run(&s, &o, assign, u, v, info, total);
+    const int status = imi_lap_run(&s, &o, assign, u, v, info, total);
     imi_fpenv_leave(&fe);
     free(block);
     return status;

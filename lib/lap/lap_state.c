@@ -85,7 +85,6 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->augmentations = 0;
     s->rounds = 0;
     s->proved_sparse = false;
-    s->means_ready = false;
     for (int p = 0; p < 4; p++)
         s->seconds[p] = 0.0;
     s->clock = imi_lap_now();

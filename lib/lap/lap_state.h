@@ -54,7 +54,6 @@ typedef struct {
     int64_t augmentations; /* Dijkstra searches */
     int32_t rounds;        /* certification passes of the sparse mode */
     bool proved_sparse;    /* the sparse mode proved the result */
-    bool means_ready;      /* v already holds the column means (set by the entry point) */
     double seconds[4];     /* wall time per phase (imm_lap_info.seconds) */
     double clock;          /* when the current phase began */
     /* scratch */
