@@ -173,6 +173,9 @@ void DIST_ROW_STATS(const dist_plan *p, const float *v, bool max_known, uint32_t
     if (p->prec == IMM_PRECISION_INT8) {
         const double inv = inv_of(*maxbits), s = (double)dist_float(*maxbits) / 127.0;
         int64_t sq = 0, sum = 0;
+#if defined(DIST_STATS_INT8_FAST)
+        DIST_STATS_INT8_FAST(v, dim, inv, &sum, &sq);
+#else
         for (size_t k0 = 0; k0 < dim; k0 += CHUNK) {
             const size_t n = dim - k0 < CHUNK ? dim - k0 : CHUNK;
             int32_t q[CHUNK], csq = 0, csum = 0; /* 64 * 127^2 < 2^31 */
@@ -185,6 +188,7 @@ void DIST_ROW_STATS(const dist_plan *p, const float *v, bool max_known, uint32_t
             sq += csq;
             sum += csum;
         }
+#endif
         *scale = s;
         *sumq = sum;
         *norm = (s * s) * (double)sq;
@@ -206,6 +210,10 @@ void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src,
     const size_t count = rows - r0 < P ? rows - r0 : P;
     const uint32_t *maxbits = is_y ? p->ymax : p->xmax;
     const bool int8 = p->prec == IMM_PRECISION_INT8;
+#if defined(DIST_PACK_FAST)
+    if (DIST_PACK_FAST(p, is_y, r0, src, k0, kb, dst))
+        return;
+#endif
     uint32_t *tile = scratch;
     for (size_t c0 = 0; c0 < kb; c0 += CHUNK) {
         const size_t n = kb - c0 < CHUNK ? kb - c0 : CHUNK;

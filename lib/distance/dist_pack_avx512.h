@@ -1,0 +1,188 @@
+/* dist_pack_avx512.h - packing and INT8 row statistics with AVX-512 (included by
+ * dist_stamp_avx512.c only, before dist_pack_body.h, which calls these through the hooks
+ * DIST_PACK_FAST and DIST_STATS_INT8_FAST).
+ *
+ * The general packer assembles a chunk of each row with scalar stores into an L1 buffer: one
+ * element per store, the largest cost of an FP32 call after the micro-kernel. Here a panel is
+ * written 16 words (16 floats, or 16 groups of 4 INT8 values) of 16 rows at a time: each row's
+ * words are loaded (FP32, FP16 rounding) or quantized (INT8) into a vector, the 16 x 16 block is
+ * transposed in registers, and word w of the rows is stored where the kernels read it, at
+ * (w P + r) words from the panel's start. The values are those of dist_convert.h: the rounding is
+ * the same IEEE operation (vcvtps2ph, a product in double rounded to the nearest integer with
+ * ties to even), so the packed bits equal the general packer's, which the variant tests check.
+ */
+#ifndef IMM_DISTANCE_DIST_PACK_AVX512_H
+#define IMM_DISTANCE_DIST_PACK_AVX512_H
+
+#include <immintrin.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "distance/dist_convert.h"
+#include "distance/dist_plan.h"
+
+/* v[w] = word w of rows 0..15, from v[r] = words 0..15 of row r. */
+static inline void pz_transpose16(__m512i v[16]) {
+    __m512i a[16], b[16];
+    for (int i = 0; i < 16; i += 2) { /* per 128-bit lane: pairs of rows, words 4L..4L+3 */
+        a[i] = _mm512_unpacklo_epi32(v[i], v[i + 1]);
+        a[i + 1] = _mm512_unpackhi_epi32(v[i], v[i + 1]);
+    }
+    for (int j = 0; j < 16; j += 4) { /* b[j + t], lane L: word 4L + t of rows j..j+3 */
+        b[j] = _mm512_unpacklo_epi64(a[j], a[j + 2]);
+        b[j + 1] = _mm512_unpackhi_epi64(a[j], a[j + 2]);
+        b[j + 2] = _mm512_unpacklo_epi64(a[j + 1], a[j + 3]);
+        b[j + 3] = _mm512_unpackhi_epi64(a[j + 1], a[j + 3]);
+    }
+    for (int t = 0; t < 4; t++) { /* 4 x 4 transpose of the 128-bit lanes */
+        const __m512i c0 = _mm512_shuffle_i32x4(b[t], b[4 + t], 0x44);
+        const __m512i c1 = _mm512_shuffle_i32x4(b[t], b[4 + t], 0xee);
+        const __m512i c2 = _mm512_shuffle_i32x4(b[8 + t], b[12 + t], 0x44);
+        const __m512i c3 = _mm512_shuffle_i32x4(b[8 + t], b[12 + t], 0xee);
+        v[t] = _mm512_shuffle_i32x4(c0, c2, 0x88);
+        v[4 + t] = _mm512_shuffle_i32x4(c0, c2, 0xdd);
+        v[8 + t] = _mm512_shuffle_i32x4(c1, c3, 0x88);
+        v[12 + t] = _mm512_shuffle_i32x4(c1, c3, 0xdd);
+    }
+}
+
+static inline __mmask16 pz_mask16(size_t n) {
+    return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u);
+}
+
+/* dist_quantize of 16 floats (lanes outside `mask` read as 0): the product in double, rounded
+   to the nearest integer, ties to even. */
+static inline __m512i pz_quantize16(const float *v, __mmask16 mask, __m512d inv) {
+    const __m512 f = _mm512_maskz_loadu_ps(mask, v);
+    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
+    const __m512d hi =
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
+    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+    const __m256i qlo = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(lo, inv), mode);
+    const __m256i qhi = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(hi, inv), mode);
+    return _mm512_inserti64x4(_mm512_castsi256_si512(qlo), qhi, 1);
+}
+
+/* n <= 64 dimensions of a row quantized, plus `off`, as 64 bytes (bytes n.. are 0). */
+static inline __m512i pz_quantize64(const float *v, size_t n, __m512d inv, int32_t off) {
+    const __m512i offv = _mm512_set1_epi32(off);
+    __m512i r = _mm512_setzero_si512();
+    for (int h = 0; h < 4; h++) {
+        const size_t left = n > 16 * (size_t)h ? n - 16 * (size_t)h : 0;
+        const __mmask16 m = pz_mask16(left);
+        const __m512i q = _mm512_maskz_add_epi32(m, pz_quantize16(v + 16 * h, m, inv), offv);
+        const __m128i bytes = _mm512_cvtepi32_epi8(q); /* 0 <= q + off <= 255, or |q| <= 127 */
+        switch (h) { /* the lane index of inserti32x4 is an immediate */
+        case 0: r = _mm512_inserti32x4(r, bytes, 0); break;
+        case 1: r = _mm512_inserti32x4(r, bytes, 1); break;
+        case 2: r = _mm512_inserti32x4(r, bytes, 2); break;
+        default: r = _mm512_inserti32x4(r, bytes, 3); break;
+        }
+    }
+    return r;
+}
+
+/* The 16 words of row `v` (its dimensions d0.. of the round) the packer stores, in a vector. */
+typedef enum { PZ_FLOAT, PZ_HALF, PZ_INT8 } pz_kind;
+
+static inline __m512i pz_row_words(pz_kind kind, const float *v, size_t n, __m512 scale,
+                                   bool scaled, __m512d inv, int32_t off) {
+    if (kind == PZ_INT8)
+        return pz_quantize64(v, n, inv, off);
+    __m512 f = _mm512_maskz_loadu_ps(pz_mask16(n), v);
+    if (kind == PZ_HALF) /* the rounding of dist_round_half, as in convert_chunk */
+        f = _mm512_cvtph_ps(_mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    else if (scaled)
+        f = _mm512_mul_ps(f, scale);
+    return _mm512_castps_si512(f);
+}
+
+/* The panel as dist_pack_body.h lays it out, for the layouts above; false (nothing written)
+   for the others (BF16, swapped pairs, int16 pairs, bytes per dimension, panels over 32 rows),
+   which the general packer handles. */
+static bool pz_pack_panel(const dist_plan *p, bool is_y, size_t r0, const float *src, size_t k0,
+                          size_t kb, void *dst) {
+    const dist_kernel *k = p->k;
+    const size_t P = is_y ? k->nr : k->mr, rows = is_y ? p->m : p->n, dim = p->dim;
+    const size_t count = rows - r0 < P ? rows - r0 : P;
+    const bool amx = k->store == DIST_STORE_I8_AMX;
+    pz_kind kind;
+    if (p->prec == IMM_PRECISION_INT8 && (amx || (k->store == DIST_STORE_I8 && k->kgroup == 4)))
+        kind = PZ_INT8;
+    else if (k->store == DIST_STORE_F32 && !p->swap_pairs && p->prec == IMM_PRECISION_FP32)
+        kind = PZ_FLOAT;
+    else if (k->store == DIST_STORE_F32 && p->prec == IMM_PRECISION_FP16)
+        kind = PZ_HALF;
+    else
+        return false;
+    if (P > 32)
+        return false;
+    const uint32_t *maxbits = is_y ? p->ymax : p->xmax;
+    const int32_t off = is_y != amx ? 128 : 0; /* as pack_chunk_int8 */
+    const bool scaled = p->prescale != 1.0f;
+    const __m512 scale = _mm512_set1_ps(p->prescale);
+    double inv[32];
+    for (size_t r = 0; r < count; r++) {
+        const float amax = dist_float(maxbits[r0 + r]);
+        inv[r] = amax > 0.0f ? 127.0 / (double)amax : 0.0;
+    }
+    if (amx && !is_y) { /* x as the A tile: each chunk of 64 dimensions is P rows of 64 bytes */
+        uint8_t *out = dst;
+        for (size_t c0 = 0; c0 < kb; c0 += 64, out += 64 * P) {
+            const size_t n = kb - c0 < 64 ? kb - c0 : 64;
+            for (size_t r = 0; r < P; r++) {
+                const __m512i row =
+                    r < count ? pz_quantize64(src + (r0 + r) * dim + k0 + c0, n,
+                                              _mm512_set1_pd(inv[r]), off)
+                              : _mm512_setzero_si512();
+                _mm512_storeu_si512(out + 64 * r, row);
+            }
+        }
+        return true;
+    }
+    /* Words: floats, or groups of 4 INT8 values (bytes k0 + 4w .. 4w + 3 of the round). */
+    const size_t per_word = kind == PZ_INT8 ? 4 : 1;
+    const size_t words = (kb + per_word - 1) / per_word;
+    uint32_t *out = dst;
+    for (size_t w0 = 0; w0 < words; w0 += 16) {
+        const size_t d0 = w0 * per_word, n = kb - d0 < 16 * per_word ? kb - d0 : 16 * per_word;
+        const size_t nw = words - w0 < 16 ? words - w0 : 16;
+        for (size_t g = 0; g < P; g += 16) {
+            __m512i v[16];
+            for (size_t r = 0; r < 16; r++)
+                v[r] = g + r < count ? pz_row_words(kind, src + (r0 + g + r) * dim + k0 + d0, n,
+                                                    scale, scaled,
+                                                    _mm512_set1_pd(inv[g + r]), off)
+                                     : _mm512_setzero_si512();
+            pz_transpose16(v);
+            const __mmask16 lanes = pz_mask16(P - g); /* rows count.. hold zeros */
+            for (size_t t = 0; t < nw; t++)
+                _mm512_mask_storeu_epi32(out + (w0 + t) * P + g, lanes, v[t]);
+        }
+    }
+    return true;
+}
+
+/* INT8 row statistics: sum q and sum q^2 over the row. The rounded products are integers in
+   double, so every partial sum is exact and the order does not matter. */
+static void pz_int8_sums(const float *v, size_t dim, double inv, int64_t *sum, int64_t *sq) {
+    const __m512d invv = _mm512_set1_pd(inv);
+    __m512d s = _mm512_setzero_pd(), s2 = _mm512_setzero_pd();
+    for (size_t k = 0; k < dim; k += 8) {
+        const size_t left = dim - k < 8 ? dim - k : 8;
+        const __mmask8 m = (__mmask8)((1u << left) - 1u);
+        const __m512d x = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, v + k));
+        const __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(x, invv),
+                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        s = _mm512_add_pd(s, q);
+        s2 = _mm512_add_pd(s2, _mm512_mul_pd(q, q));
+    }
+    *sum = (int64_t)_mm512_reduce_add_pd(s);
+    *sq = (int64_t)_mm512_reduce_add_pd(s2);
+}
+
+#define DIST_PACK_FAST pz_pack_panel
+#define DIST_STATS_INT8_FAST pz_int8_sums
+
+#endif
