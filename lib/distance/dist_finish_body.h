@@ -42,14 +42,14 @@ void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, 
                    exact integer x.y as below, so the same bits follow. */
                 const double xs = p->xs[i];
                 const double *ys = p->ys + j0;
-                const int64_t *ysum = p->ysum + j0;
+                const double *ysum = p->ysum + j0;
                 for (size_t q = 0; q < cnt; q++) {
                     int32_t dot;
                     memcpy(&dot, o + q, sizeof dot);
-                    d2[q] = s[q] - 2.0 * ((xs * ys[q]) * ((double)dot - 128.0 * (double)ysum[q]));
+                    d2[q] = s[q] - 2.0 * ((xs * ys[q]) * ((double)dot - 128.0 * ysum[q]));
                 }
             } else if (int8) {
-                const double xs = p->xs[i], corr = 128.0 * (double)p->xsum[i];
+                const double xs = p->xs[i], corr = 128.0 * p->xsum[i];
                 const double *ys = p->ys + j0;
                 for (size_t q = 0; q < cnt; q++) {
                     int32_t dot; /* INT8: out holds int32 sums */

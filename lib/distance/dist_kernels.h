@@ -56,7 +56,7 @@ typedef void (*dist_pack_fn)(const struct dist_plan_s *p, bool is_y, size_t r0, 
    finite, *norm = the squared norm of the row as the kernels see it, and for INT8 *scale and
    *sumq (the sum of q). */
 typedef void (*dist_stats_fn)(const struct dist_plan_s *p, const float *v, bool max_known,
-                              uint32_t *maxbits, double *norm, double *scale, int64_t *sumq);
+                              uint32_t *maxbits, double *norm, double *scale, double *sumq);
 
 /* Turns rows [i0, i1) of the output, holding dot products, into distances (dist_finish_body.h). */
 typedef void (*dist_finish_fn)(const struct dist_plan_s *p, size_t i0, size_t i1, const float *x,
@@ -108,7 +108,7 @@ static inline bool dist_store_int(dist_store s) {
                                    const float *src, size_t k0, size_t kb, void *dst,              \
                                    void *scratch);                                                 \
     void imi_dist_row_stats_##isa(const struct dist_plan_s *p, const float *v, bool max_known,     \
-                                  uint32_t *maxbits, double *norm, double *scale, int64_t *sumq);  \
+                                  uint32_t *maxbits, double *norm, double *scale, double *sumq);  \
     void imi_dist_finish_rows_##isa(const struct dist_plan_s *p, size_t i0, size_t i1,             \
                                     const float *x, const float *y, float *out);
 DIST_DECLARE_STAMP(scalar)

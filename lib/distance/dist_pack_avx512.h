@@ -165,21 +165,36 @@ static bool pz_pack_panel(const dist_plan *p, bool is_y, size_t r0, const float 
 }
 
 /* INT8 row statistics: sum q and sum q^2 over the row. The rounded products are integers in
-   double, so every partial sum is exact and the order does not matter. */
+   double, so every partial sum is exact and the order does not matter: four pairs of
+   accumulators, so that the adds do not wait for each other. */
+static inline __m512d pz_round8(const float *v, __mmask8 m, __m512d inv) {
+    const __m512d x = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, v));
+    return _mm512_roundscale_pd(_mm512_mul_pd(x, inv),
+                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
 static void pz_int8_sums(const float *v, size_t dim, double inv, int64_t *sum, int64_t *sq) {
     const __m512d invv = _mm512_set1_pd(inv);
-    __m512d s = _mm512_setzero_pd(), s2 = _mm512_setzero_pd();
-    for (size_t k = 0; k < dim; k += 8) {
+    __m512d s[4], s2[4];
+    for (int u = 0; u < 4; u++)
+        s[u] = s2[u] = _mm512_setzero_pd();
+    size_t k = 0;
+    for (; k + 32 <= dim; k += 32)
+        for (int u = 0; u < 4; u++) {
+            const __m512d q = pz_round8(v + k + 8 * u, 0xff, invv);
+            s[u] = _mm512_add_pd(s[u], q);
+            s2[u] = _mm512_add_pd(s2[u], _mm512_mul_pd(q, q));
+        }
+    for (; k < dim; k += 8) {
         const size_t left = dim - k < 8 ? dim - k : 8;
-        const __mmask8 m = (__mmask8)((1u << left) - 1u);
-        const __m512d x = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, v + k));
-        const __m512d q = _mm512_roundscale_pd(_mm512_mul_pd(x, invv),
-                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-        s = _mm512_add_pd(s, q);
-        s2 = _mm512_add_pd(s2, _mm512_mul_pd(q, q));
+        const __m512d q = pz_round8(v + k, (__mmask8)((1u << left) - 1u), invv);
+        s[0] = _mm512_add_pd(s[0], q);
+        s2[0] = _mm512_add_pd(s2[0], _mm512_mul_pd(q, q));
     }
-    *sum = (int64_t)_mm512_reduce_add_pd(s);
-    *sq = (int64_t)_mm512_reduce_add_pd(s2);
+    const __m512d t = _mm512_add_pd(_mm512_add_pd(s[0], s[1]), _mm512_add_pd(s[2], s[3]));
+    const __m512d t2 = _mm512_add_pd(_mm512_add_pd(s2[0], s2[1]), _mm512_add_pd(s2[2], s2[3]));
+    *sum = (int64_t)_mm512_reduce_add_pd(t);
+    *sq = (int64_t)_mm512_reduce_add_pd(t2);
 }
 
 #define DIST_PACK_FAST pz_pack_panel

@@ -164,7 +164,7 @@ static double inv_of(uint32_t maxbits) {
 }
 
 void DIST_ROW_STATS(const dist_plan *p, const float *v, bool max_known, uint32_t *maxbits,
-                    double *norm, double *scale, int64_t *sumq) {
+                    double *norm, double *scale, double *sumq) {
     const size_t dim = p->dim;
     if (!max_known)
         *maxbits = max_abs_bits(v, dim);
@@ -190,7 +190,7 @@ void DIST_ROW_STATS(const dist_plan *p, const float *v, bool max_known, uint32_t
         }
 #endif
         *scale = s;
-        *sumq = sum;
+        *sumq = (double)sum; /* exact: |sum| <= 127 dim < 2^53 */
         *norm = (s * s) * (double)sq;
         return;
     }

@@ -66,7 +66,7 @@ typedef struct dist_plan_s {
     uint32_t *xmax, *ymax;  /* per row: max |v| as float bits */
     double *xn, *yn;        /* squared norms of the rows as the kernels see them */
     double *xs, *ys;        /* INT8 row scales max|v| / 127 */
-    int64_t *xsum, *ysum;   /* INT8: sum of q per row (x's removes the offset of q_y + 128) */
+    double *xsum, *ysum;    /* INT8: sum of q per row, exact (x's removes the offset of q_y + 128) */
 
     /* Set by the pre-pass. */
     float prescale;     /* power of two applied to x and y before rounding (1 normally) */

@@ -99,7 +99,7 @@ static size_t layout(dist_plan *p, unsigned char *base) {
         p->xmax = (uint32_t *)(base + at_xmax), p->ymax = (uint32_t *)(base + at_ymax);
         p->xn = (double *)(base + at_xn), p->yn = (double *)(base + at_yn);
         p->xs = (double *)(base + at_xs), p->ys = (double *)(base + at_ys);
-        p->xsum = (int64_t *)(base + at_xsum), p->ysum = (int64_t *)(base + at_ysum);
+        p->xsum = (double *)(base + at_xsum), p->ysum = (double *)(base + at_ysum);
     }
     return total;
 }
