@@ -54,7 +54,8 @@ typedef struct dist_plan_s {
     size_t kpack;     /* dimensions packed per round, a multiple of kc (fewer barriers) */
     size_t group;     /* packing group: kgroup, or 2 when swapping pairs */
     size_t elem;      /* bytes per packed element */
-    size_t mc, nc;    /* a task: mc rows of x (multiple of mr) against nc rows of y (of nr) */
+    size_t nib, njb;  /* tasks: nib blocks of x's micro-panels by njb blocks of y's */
+    size_t mc, nc;    /* the most rows of x (a multiple of mr) and of y (of nr) in a task */
     size_t ypanels;   /* ceil(m / nr) */
     int threads;
 

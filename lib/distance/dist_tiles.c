@@ -85,20 +85,22 @@ static void pack_y(const dist_plan *p, long jp, const float *y, size_t k0, size_
                p->scratch + (size_t)tid * DIST_PACK_SCRATCH);
 }
 
+/* Task t: block t / njb of x's micro-panels against block t % njb of y's, each block taking its
+   share of the panels (the shares differ by at most one panel). */
 static void task(const dist_plan *p, long t, const float *x, size_t k0, size_t kb, int tid,
                  float *out) {
-    const size_t njb = (p->m + p->nc - 1) / p->nc;
-    const size_t ib = (size_t)t / njb, jb = (size_t)t % njb;
-    const size_t i0 = ib * p->mc, j0 = jb * p->nc;
-    const size_t rows = p->n - i0 < p->mc ? p->n - i0 : p->mc;
-    const size_t cols = p->m - j0 < p->nc ? p->m - j0 : p->nc;
-    run_task(p, i0, rows, j0, cols, k0, kb, x, tid, out);
+    const size_t MR = p->k->mr, NR = p->k->nr;
+    const size_t xpanels = (p->n + MR - 1) / MR, ypanels = p->ypanels;
+    const size_t ib = (size_t)t / p->njb, jb = (size_t)t % p->njb;
+    const size_t i0 = ib * xpanels / p->nib * MR, i1 = (ib + 1) * xpanels / p->nib * MR;
+    const size_t j0 = jb * ypanels / p->njb * NR, j1 = (jb + 1) * ypanels / p->njb * NR;
+    run_task(p, i0, (i1 < p->n ? i1 : p->n) - i0, j0, (j1 < p->m ? j1 : p->m) - j0, k0, kb, x,
+             tid, out);
 }
 
 void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
     const size_t n = p->n, m = p->m;
-    const size_t nib = (n + p->mc - 1) / p->mc, njb = (m + p->nc - 1) / p->nc;
-    const long tasks = (long)(nib * njb), ypanels = (long)p->ypanels;
+    const long tasks = (long)(p->nib * p->njb), ypanels = (long)p->ypanels;
     /* Below ~0.1 ms of work a team costs more than it saves: the calling thread does it all. */
     const bool big = (double)n * (double)m * (double)p->dim > 2e7;
     if (!big || p->threads < 2) {

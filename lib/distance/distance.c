@@ -18,12 +18,6 @@
 
 static size_t round_up(size_t v, size_t unit) { return (v + unit - 1) / unit * unit; }
 
-/* Blocks of at most `pref` rows, equal up to one unit, so the last one is not a sliver. */
-static size_t balanced_block(size_t rows, size_t pref, size_t unit) {
-    size_t blocks = (rows + pref - 1) / pref;
-    return round_up((rows + blocks - 1) / blocks, unit);
-}
-
 static size_t store_bytes(dist_store s) {
     return s == DIST_STORE_F32 ? 4 : s == DIST_STORE_I8 || s == DIST_STORE_I8_AMX ? 1 : 2;
 }
@@ -54,12 +48,24 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     fit = fit < xfit ? fit : xfit;
     p->kpack = p->kc * (fit < blocks ? fit : blocks);
     p->threads = imi_threads(o);
-    p->mc = balanced_block(n, k->mc, k->mr);
+    /* Row blocks of at most the kernel's mc rows, as many as a multiple of the threads when
+       there are enough: the blocks' micro-panels are dealt out evenly (dist_tiles.c), so every
+       thread gets the same work between two barriers (10 blocks of 8, 8, ..., 1 panels left one
+       thread idle for most of a task in each round). */
+    const size_t T = (size_t)p->threads, xpanels = (n + k->mr - 1) / k->mr;
+    size_t nib = (n + k->mc - 1) / k->mc;
+    if (nib >= T && nib % T != 0)
+        nib = nib / T * T + T;
+    nib = nib < xpanels ? nib : xpanels;
     /* Tasks cover all of y unless there are too few row blocks to keep the threads busy; then
        columns are split too (each split repacks its rows of x). */
-    const size_t nib = (n + p->mc - 1) / p->mc, want = 2 * (size_t)p->threads;
-    const size_t njb = nib >= want ? 1 : (want + nib - 1) / nib;
-    p->nc = balanced_block(m, (m + njb - 1) / njb, k->nr);
+    const size_t want = 2 * T;
+    size_t njb = nib >= want ? 1 : (want + nib - 1) / nib;
+    njb = njb < p->ypanels ? njb : p->ypanels;
+    p->nib = nib;
+    p->njb = njb;
+    p->mc = (xpanels + nib - 1) / nib * k->mr;
+    p->nc = (p->ypanels + njb - 1) / njb * k->nr;
     /* INT8 sums are int32: exact up to DIST_INT8_MAX_DIM dimensions. */
     return n <= SIZE_MAX / 64 && m <= SIZE_MAX / 64 && p->ypanels <= SIZE_MAX / k->nr &&
            (o->precision != IMM_PRECISION_INT8 || dim <= DIST_INT8_MAX_DIM);
