@@ -52,11 +52,12 @@ struct dist_plan_s;
 typedef void (*dist_pack_fn)(const struct dist_plan_s *p, bool is_y, size_t r0, const float *src,
                              size_t k0, size_t kb, void *dst, void *scratch);
 
-/* Pre-pass of one row v (dim floats): *maxbits = max |v| as float bits (unless max_known); if
-   finite, *norm = the squared norm of the row as the kernels see it, and for INT8 *scale and
-   *sumq (the sum of q). */
-typedef void (*dist_stats_fn)(const struct dist_plan_s *p, const float *v, bool max_known,
-                              uint32_t *maxbits, double *norm, double *scale, double *sumq);
+/* Pre-pass of `rows` consecutive rows from v (dim floats each): maxbits[r] = max |v| as float
+   bits (unless max_known); if finite, norm[r] = the squared norm of the row as the kernels see
+   it, and for INT8 scale[r] and sumq[r] (the sum of q). */
+typedef void (*dist_stats_fn)(const struct dist_plan_s *p, const float *v, size_t rows,
+                              bool max_known, uint32_t *maxbits, double *norm, double *scale,
+                              double *sumq);
 
 /* Turns rows [i0, i1) of the output, holding dot products, into distances (dist_finish_body.h). */
 typedef void (*dist_finish_fn)(const struct dist_plan_s *p, size_t i0, size_t i1, const float *x,
@@ -107,8 +108,9 @@ static inline bool dist_store_int(dist_store s) {
     void imi_dist_pack_panel_##isa(const struct dist_plan_s *p, bool is_y, size_t r0,              \
                                    const float *src, size_t k0, size_t kb, void *dst,              \
                                    void *scratch);                                                 \
-    void imi_dist_row_stats_##isa(const struct dist_plan_s *p, const float *v, bool max_known,     \
-                                  uint32_t *maxbits, double *norm, double *scale, double *sumq);  \
+    void imi_dist_row_stats_##isa(const struct dist_plan_s *p, const float *v, size_t rows,        \
+                                  bool max_known, uint32_t *maxbits, double *norm, double *scale, \
+                                  double *sumq);                                                  \
     void imi_dist_finish_rows_##isa(const struct dist_plan_s *p, size_t i0, size_t i1,             \
                                     const float *x, const float *y, float *out);
 DIST_DECLARE_STAMP(scalar)

@@ -1,6 +1,6 @@
 /* dist_pack_avx512.h - packing and INT8 row statistics with AVX-512 (included by
  * dist_stamp_avx512.c only, before dist_pack_body.h, which calls these through the hooks
- * DIST_PACK_FAST and DIST_STATS_INT8_FAST).
+ * DIST_PACK_FAST, DIST_STATS_INT8_FAST and DIST_STATS_NORMS_FAST).
  *
  * The general packer assembles a chunk of each row with scalar stores into an L1 buffer: one
  * element per store, the largest cost of an FP32 call after the micro-kernel. Here a panel is
@@ -197,6 +197,49 @@ static void pz_int8_sums(const float *v, size_t dim, double inv, int64_t *sum, i
     *sq = (int64_t)_mm512_reduce_add_pd(t2);
 }
 
+/* FP32 (unscaled) and FP16 row statistics, four rows side by side: max |v| as integer bits
+   and the squared norm in the order of dist_pack_body.h (element k into double lane k mod 8,
+   x * x then +, in k order: two adds per 16 elements, the low 8 first), so each row's bits are
+   the general code's. Rows past `rows` repeat the last one; their results are dropped. */
+static void pz_norms(const dist_plan *p, const float *v, size_t rows, uint32_t *maxbits,
+                     double *norm) {
+    const size_t dim = p->dim;
+    const bool half = p->prec == IMM_PRECISION_FP16;
+    const __m512i absmask = _mm512_set1_epi32(0x7fffffff);
+    for (size_t r0 = 0; r0 < rows; r0 += 4) {
+        const float *rp[4];
+        __m512i mx[4];
+        __m512d acc[4];
+        for (size_t u = 0; u < 4; u++) {
+            rp[u] = v + (r0 + u < rows ? r0 + u : rows - 1) * dim;
+            mx[u] = _mm512_setzero_si512();
+            acc[u] = _mm512_setzero_pd();
+        }
+        for (size_t k = 0; k < dim; k += 16) {
+            const __mmask16 m = pz_mask16(dim - k);
+            for (size_t u = 0; u < 4; u++) {
+                __m512 f = _mm512_maskz_loadu_ps(m, rp[u] + k);
+                mx[u] = _mm512_max_epu32(mx[u], _mm512_and_si512(_mm512_castps_si512(f), absmask));
+                if (half)
+                    f = _mm512_cvtph_ps(
+                        _mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+                const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
+                const __m512d hi = _mm512_cvtps_pd(
+                    _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
+                acc[u] = _mm512_add_pd(acc[u], _mm512_mul_pd(lo, lo));
+                acc[u] = _mm512_add_pd(acc[u], _mm512_mul_pd(hi, hi));
+            }
+        }
+        for (size_t u = 0; u < 4 && r0 + u < rows; u++) {
+            double lanes[8];
+            _mm512_storeu_pd(lanes, acc[u]);
+            maxbits[r0 + u] = (uint32_t)_mm512_reduce_max_epu32(mx[u]);
+            norm[r0 + u] = dist_lanes8(lanes);
+        }
+    }
+}
+
+#define DIST_STATS_NORMS_FAST pz_norms
 #define DIST_PACK_FAST pz_pack_panel
 #define DIST_STATS_INT8_FAST pz_int8_sums
 

@@ -163,8 +163,8 @@ static double inv_of(uint32_t maxbits) {
     return amax > 0.0f ? 127.0 / (double)amax : 0.0;
 }
 
-void DIST_ROW_STATS(const dist_plan *p, const float *v, bool max_known, uint32_t *maxbits,
-                    double *norm, double *scale, double *sumq) {
+static void row_stats(const dist_plan *p, const float *v, bool max_known, uint32_t *maxbits,
+                      double *norm, double *scale, double *sumq) {
     const size_t dim = p->dim;
     if (!max_known)
         *maxbits = max_abs_bits(v, dim);
@@ -202,6 +202,20 @@ void DIST_ROW_STATS(const dist_plan *p, const float *v, bool max_known, uint32_t
         add_squares(lanes, stage, n);
     }
     *norm = dist_lanes8(lanes);
+}
+
+void DIST_ROW_STATS(const dist_plan *p, const float *v, size_t rows, bool max_known,
+                    uint32_t *maxbits, double *norm, double *scale, double *sumq) {
+#if defined(DIST_STATS_NORMS_FAST)
+    /* FP32 before any scaling, FP16: the max and the norm need no other statistic */
+    if (!max_known && ((p->prec == IMM_PRECISION_FP32 && p->prescale == 1.0f) ||
+                       p->prec == IMM_PRECISION_FP16)) {
+        DIST_STATS_NORMS_FAST(p, v, rows, maxbits, norm);
+        return;
+    }
+#endif
+    for (size_t r = 0; r < rows; r++)
+        row_stats(p, v + r * p->dim, max_known, maxbits + r, norm + r, scale + r, sumq + r);
 }
 
 void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src, size_t k0,

@@ -89,14 +89,20 @@ static bool any_overflow(const dist_plan *p, const float *x, const float *y) {
     return job.overflow != 0;
 }
 
-/* Statistics of row r of x (r < n) or of y (r - n). */
-static void stats_row(long r, int tid, void *arg) {
+/* Rows per unit of the statistics pass: the AVX-512 stamp interleaves four rows' norms (each
+   row's sum is a fixed-order chain of adds; four chains keep the adder busy). */
+#define STATS_ROWS 4
+
+/* Statistics of unit u: rows [4u, 4u + 4) of x, or of y after x's units. */
+static void stats_unit(long u, int tid, void *arg) {
     prepass_job *job = arg;
     dist_plan *p = (dist_plan *)job->p;
     (void)tid;
-    const bool is_y = (size_t)r >= p->n;
-    const size_t i = is_y ? (size_t)r - p->n : (size_t)r;
-    p->k->stats(p, (is_y ? job->y : job->x) + i * p->dim, job->max_known,
+    const size_t xunits = (p->n + STATS_ROWS - 1) / STATS_ROWS;
+    const bool is_y = (size_t)u >= xunits;
+    const size_t i = ((size_t)u - (is_y ? xunits : 0)) * STATS_ROWS, end = is_y ? p->m : p->n;
+    const size_t rows = end - i < STATS_ROWS ? end - i : STATS_ROWS;
+    p->k->stats(p, (is_y ? job->y : job->x) + i * p->dim, rows, job->max_known,
                 (is_y ? p->ymax : p->xmax) + i, (is_y ? p->yn : p->xn) + i,
                 (is_y ? p->ys : p->xs) + i, (is_y ? p->ysum : p->xsum) + i);
 }
@@ -105,7 +111,9 @@ static void stats_row(long r, int tid, void *arg) {
 static void all_stats(dist_plan *p, const float *x, const float *y, bool max_known) {
     prepass_job job = {p, x, y, max_known, 0};
     const bool big = (p->n + p->m) * p->dim > 65536;
-    imi_parallel_for(big ? p->threads : 1, (long)(p->n + p->m), 16, stats_row, &job);
+    const long units =
+        (long)((p->n + STATS_ROWS - 1) / STATS_ROWS + (p->m + STATS_ROWS - 1) / STATS_ROWS);
+    imi_parallel_for(big ? p->threads : 1, units, 4, stats_unit, &job);
 }
 
 int imi_dist_prepare(dist_plan *p, const float *x, const float *y) {
