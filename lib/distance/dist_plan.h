@@ -7,7 +7,7 @@
  * into a shared buffer and each task packs its mc rows of x into its own; for each block of kc
  * dimensions in the round, the micro-kernels store (first block) or add the block's dot products
  * into `out`, which thus holds x.y when all blocks are done; a last pass turns each into a
- * distance in place. Memory is O(m kpack + threads mc kpack + n + m), kpack m <= 2^20 elements
+ * distance in place. Memory is O(m kpack + threads mc kpack + n + m), kpack m <= 4 MiB packed
  * unless one block needs more.
  */
 #ifndef IMM_DISTANCE_DIST_PLAN_H

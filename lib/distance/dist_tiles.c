@@ -2,8 +2,8 @@
  *
  * For each round of kpack dimensions (in order): the threads pack y's panels of the round into
  * the shared buffer; then each task (mc rows of x against nc rows of y) packs its rows of x and,
- * block of kc by block, runs the micro-kernel over every MR x NR tile, storing (first block) or
- * adding the dot products into out. After the last block, the norms are summed and each row of out
+ * block of kc by block (INT8: the whole round at once), runs the micro-kernel over every MR x NR
+ * tile, storing (first block) or adding the dot products into out. After the last block, the norms are summed and each row of out
  * is turned into distances. Which thread runs a task, and the task sizes, change nothing: every
  * output goes through the same operations in the same order. Compiled without ISA flags.
  *
@@ -55,8 +55,11 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
         k->pack(p, false, i0 + ir * MR, x, k0, kb, a + ir * apanel, scratch);
     if (k->enter != NULL) /* per-thread kernel state (AMX tile configuration) */
         k->enter();
-    for (size_t s0 = 0; s0 < kp; s0 += p->kc) {
-        const size_t ks = kp - s0 < p->kc ? kp - s0 : p->kc;
+    /* INT8 sums are exact in any order: one pass over the round's dimensions per tile, so each
+       round reads and writes out once. FP32 / BF16 blocks are the arithmetic (kc). */
+    const size_t blk = dist_store_int(k->store) ? kp : p->kc;
+    for (size_t s0 = 0; s0 < kp; s0 += blk) {
+        const size_t ks = kp - s0 < blk ? kp - s0 : blk;
         const bool first = k0 + s0 == 0;
         for (size_t jr = 0; jr < njr; jr++) {
             const unsigned char *b = p->bblock + (j0 / NR + jr) * bpanel + s0 * NR * p->elem;

@@ -37,14 +37,16 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     p->kc = dist_store_int(k->store) ? DIST_KC_INT8 : DIST_KC_FLOAT;
     p->elem = store_bytes(k->store);
     p->ypanels = (m + k->nr - 1) / k->nr;
-    /* As many blocks per packing round as keep y's buffer within 2^20 elements (4 MiB of fp32):
+    /* As many blocks per packing round as keep y's buffer within 4 MiB (2^20 fp32 values):
        each round costs two barriers, and on a shared machine a barrier can cost a scheduler
        slice. Grows with m and dim (the workspace must). */
     const size_t blocks = (dim + p->kc - 1) / p->kc, rows = p->ypanels * k->nr;
-    size_t fit = rows * p->kc >= ((size_t)1 << 20) ? 1 : ((size_t)1 << 20) / (rows * p->kc);
-    /* ... and a thread's rows of x within 2^18 elements (1 MiB of fp32). */
+    const size_t ycap = ((size_t)1 << 22) / p->elem;
+    size_t fit = rows * p->kc >= ycap ? 1 : ycap / (rows * p->kc);
+    /* ... and a thread's rows of x within 1 MiB. */
     const size_t xrows = round_up(k->mc, k->mr) * p->kc,
-                 xfit = xrows >= ((size_t)1 << 18) ? 1 : ((size_t)1 << 18) / xrows;
+                 xcap = ((size_t)1 << 20) / p->elem,
+                 xfit = xrows >= xcap ? 1 : xcap / xrows;
     fit = fit < xfit ? fit : xfit;
     p->kpack = p->kc * (fit < blocks ? fit : blocks);
     p->threads = imi_threads(o);
@@ -82,8 +84,9 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     /* Caps of the rounds (make_plan), not the rounds themselves, which step down as m grows:
        the workspace must grow with n, m and dim. */
     const size_t rows = p->ypanels * p->k->nr, dimp = round_up(p->dim, p->kc);
-    size_t bcap = rows * p->kc > ((size_t)1 << 20) ? rows * p->kc : (size_t)1 << 20;
-    size_t acap = amax * p->kc > ((size_t)1 << 18) ? amax * p->kc : (size_t)1 << 18;
+    const size_t ycap = ((size_t)1 << 22) / p->elem, xcap = ((size_t)1 << 20) / p->elem;
+    size_t bcap = rows * p->kc > ycap ? rows * p->kc : ycap;
+    size_t acap = amax * p->kc > xcap ? amax * p->kc : xcap;
     size_t bfull, afull;
     if (!imi_mul_size(rows, dimp, &bfull) || !imi_mul_size(amax, dimp, &afull))
         return 0;
