@@ -31,29 +31,76 @@ static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_m
     *out = m;
 }
 
-/* Float lanes with int32 indices, merged by lap_lanes_min2_f32. */
+/* Float lanes with int32 indices. Two sets of lanes take alternate blocks of 16 columns (one
+   set's compare-and-select chain is latency-bound), and are merged lane by lane before
+   lap_lanes_min2_f32: each lane then holds the two smallest (value, column) of the same columns
+   as one set scanning them all in order would, so the result is the same. */
+typedef struct {
+    __m512 m1, m2;   /* per lane: smallest, runner-up */
+    __m512i i1, i2;  /* their columns (-1: none yet) */
+} lanes2_f32;
+
+static inline void lanes2_f32_init(lanes2_f32 *l) {
+    l->m1 = l->m2 = _mm512_set1_ps(INFINITY);
+    l->i1 = l->i2 = _mm512_set1_epi32(-1);
+}
+
+/* Columns idx (increasing in every lane) with reduced costs h: strict compares keep the lower
+   column on ties. */
+static inline void lanes2_f32_push(lanes2_f32 *l, __m512 h, __m512i idx) {
+    const __mmask16 lt1 = _mm512_cmp_ps_mask(h, l->m1, _CMP_LT_OQ);
+    const __mmask16 lt2 = _mm512_cmp_ps_mask(h, l->m2, _CMP_LT_OQ);
+    l->m2 = _mm512_mask_mov_ps(_mm512_mask_mov_ps(l->m2, lt2, h), lt1, l->m1);
+    l->i2 = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(l->i2, lt2, idx), lt1, l->i1);
+    l->m1 = _mm512_mask_mov_ps(l->m1, lt1, h);
+    l->i1 = _mm512_mask_mov_epi32(l->i1, lt1, idx);
+}
+
+/* (x, ix) < (y, iy) lexicographically, per lane. */
+static inline __mmask16 lex_lt_f32(__m512 x, __m512i ix, __m512 y, __m512i iy) {
+    return _mm512_cmp_ps_mask(x, y, _CMP_LT_OQ) |
+           (_mm512_cmp_ps_mask(x, y, _CMP_EQ_OQ) & _mm512_cmp_epi32_mask(ix, iy, _MM_CMPINT_LT));
+}
+
+/* a = the two smallest of a's and b's columns (disjoint), per lane. */
+static inline void lanes2_f32_merge(lanes2_f32 *a, const lanes2_f32 *b) {
+    const __mmask16 bf = lex_lt_f32(b->m1, b->i1, a->m1, a->i1);
+    const __m512 lo = _mm512_mask_mov_ps(b->m1, bf, a->m1); /* the larger of the two minima */
+    const __m512i ilo = _mm512_mask_mov_epi32(b->i1, bf, a->i1);
+    const __m512 r = _mm512_mask_mov_ps(a->m2, bf, b->m2); /* the smaller one's runner-up */
+    const __m512i ir = _mm512_mask_mov_epi32(a->i2, bf, b->i2);
+    a->m1 = _mm512_mask_mov_ps(a->m1, bf, b->m1);
+    a->i1 = _mm512_mask_mov_epi32(a->i1, bf, b->i1);
+    const __mmask16 lt = lex_lt_f32(lo, ilo, r, ir);
+    a->m2 = _mm512_mask_mov_ps(r, lt, lo);
+    a->i2 = _mm512_mask_mov_epi32(ir, lt, ilo);
+}
+
 static void two_smallest_f32_avx512(const float *c, const float *vf, size_t n, lap_min2 *out) {
-    __m512 m1 = _mm512_set1_ps(INFINITY), m2 = m1;
-    __m512i i1 = _mm512_set1_epi32(-1), i2 = i1;
+    lanes2_f32 A, B;
+    lanes2_f32_init(&A);
+    lanes2_f32_init(&B);
     __m512i idx = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const __m512i step = _mm512_set1_epi32(16);
+    const __m512i s16 = _mm512_set1_epi32(16), s32 = _mm512_set1_epi32(32);
     size_t j = 0;
-    for (; j + 16 <= n; j += 16) {
-        __m512 h = _mm512_sub_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(vf + j));
-        __mmask16 lt1 = _mm512_cmp_ps_mask(h, m1, _CMP_LT_OQ);
-        __mmask16 lt2 = _mm512_cmp_ps_mask(h, m2, _CMP_LT_OQ);
-        m2 = _mm512_mask_mov_ps(_mm512_mask_mov_ps(m2, lt2, h), lt1, m1);
-        i2 = _mm512_mask_mov_epi32(_mm512_mask_mov_epi32(i2, lt2, idx), lt1, i1);
-        m1 = _mm512_mask_mov_ps(m1, lt1, h);
-        i1 = _mm512_mask_mov_epi32(i1, lt1, idx);
-        idx = _mm512_add_epi32(idx, step);
+    for (; j + 32 <= n; j += 32) {
+        lanes2_f32_push(&A, _mm512_sub_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(vf + j)), idx);
+        lanes2_f32_push(&B,
+                        _mm512_sub_ps(_mm512_loadu_ps(c + j + 16), _mm512_loadu_ps(vf + j + 16)),
+                        _mm512_add_epi32(idx, s16));
+        idx = _mm512_add_epi32(idx, s32);
     }
+    if (j + 16 <= n) {
+        lanes2_f32_push(&A, _mm512_sub_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(vf + j)), idx);
+        j += 16;
+    }
+    lanes2_f32_merge(&A, &B);
     float a1[16], a2[16];
     int32_t b1[16], b2[16];
-    _mm512_storeu_ps(a1, m1);
-    _mm512_storeu_ps(a2, m2);
-    _mm512_storeu_si512(b1, i1);
-    _mm512_storeu_si512(b2, i2);
+    _mm512_storeu_ps(a1, A.m1);
+    _mm512_storeu_ps(a2, A.m2);
+    _mm512_storeu_si512(b1, A.i1);
+    _mm512_storeu_si512(b2, A.i2);
     lap_min2 m = lap_lanes_min2_f32(a1, b1, a2, b2, 16);
     imi_lap_two_smallest_f32_tail(c, vf, j, n, &m);
     *out = m;
