@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/fpenv.h" /* refuses -ffast-math builds */
+#include "lap/lap_sort.h"
 
 typedef struct {
     double u1, u2;  /* smallest and second smallest of c[j] - v[j] */
@@ -46,10 +47,16 @@ static inline size_t lap_block_start(size_t b, size_t n, size_t nb) {
     return b >= nb ? n : (b * n / nb) & ~(size_t)7;
 }
 
-/* mins[b] = smallest (double)c[j] - v[j] over block b, the columns from lap_block_start(b, n, nb)
-   up to lap_block_start(b + 1, n, nb). */
-typedef void (*lap_block_min_fn)(const float *c, const double *v, size_t n, size_t nb,
-                                 double *mins);
+/* A cut-off with at least `keep` reduced costs h = (double)c[j] - v[j] at or below it and, on
+   rows without heavy ties, not many more (a few times keep); +Inf when the row is too short for
+   a cut to pay off (then the caller reads it all). Variants may find different cuts: no result
+   depends on which (the columns at or below any valid cut include the keep smallest). */
+typedef double (*lap_cut_fn)(const float *c, const double *v, size_t n, size_t keep);
+
+/* The keep smallest of cnt entries (h[t], col[t]) by (h, column), sorted, into out
+   (1 <= keep <= cnt; the columns are distinct). */
+typedef void (*lap_select_fn)(const double *h, const int32_t *col, size_t cnt, size_t keep,
+                              lap_entry *out);
 
 /* One row's share of the column means: v[j] += (double)c[j] for every j (the same double sum,
  * in row order, in every variant), and *lo / *hi lowered / raised to the row's smallest and
@@ -60,9 +67,10 @@ typedef struct {
     lap_two_smallest_fn two_smallest;
     lap_relax_fn relax;
     lap_filter_fn filter;
-    lap_block_min_fn block_min;
+    lap_cut_fn cut;
     lap_col_add_fn col_add;
     lap_two_smallest_f32_fn two_smallest_f32;
+    lap_select_fn select;
 } lap_kernels;
 
 /* One more column j, in increasing column order, into the two smallest so far: strict
@@ -139,6 +147,14 @@ void imi_lap_two_smallest_f32_tail(const float *c, const float *vf, size_t from,
 void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, float *lo, float *hi);
 size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap);
+/* The cut from the minima of 2 keep blocks of the row (block_min: the variant's block scan),
+   and the selection by a bounded heap: the scalar way, which the vector variants fall back on. */
+typedef void (*lap_block_min_fn)(const float *c, const double *v, size_t n, size_t nb,
+                                 double *mins);
+double imi_lap_cut_blocks(const float *c, const double *v, size_t n, size_t keep,
+                          lap_block_min_fn block_min);
+void imi_lap_select_heap(const double *h, const int32_t *col, size_t cnt, size_t keep,
+                         lap_entry *out);
 int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r, int32_t row,
                            size_t from, size_t n, double *d, int32_t *pred, double best,
                            int32_t bestj);

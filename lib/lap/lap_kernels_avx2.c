@@ -168,5 +168,10 @@ static void col_add_avx2(const float *c, double *v, size_t n, float *lo, float *
     imi_lap_col_add_tail(c, v, j, n, lo, hi);
 }
 
-const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2, filter_avx2,
-                                          block_min_avx2, col_add_avx2, two_smallest_f32_avx2};
+static double cut_avx2(const float *c, const double *v, size_t n, size_t keep) {
+    return imi_lap_cut_blocks(c, v, n, keep, block_min_avx2);
+}
+
+const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2,    relax_avx2,   filter_avx2,
+                                          cut_avx2,             col_add_avx2, two_smallest_f32_avx2,
+                                          imi_lap_select_heap};

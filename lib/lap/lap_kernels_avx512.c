@@ -148,8 +148,10 @@ static size_t filter_avx512(const float *c, const double *v, size_t n, double cu
         __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
         __mmask8 le = _mm512_cmp_pd_mask(t, vcut, _CMP_LE_OQ);
         if (le) {
-            _mm512_mask_compressstoreu_pd(h + cnt, le, t);
-            _mm256_mask_compressstoreu_epi32(col + cnt, le, idx);
+            /* compressed in registers and stored whole (cnt <= cap here, and the buffers hold
+               cap + 8): a compressing store to memory is microcoded on some CPUs */
+            _mm512_storeu_pd(h + cnt, _mm512_maskz_compress_pd(le, t));
+            _mm256_storeu_si256((__m256i *)(col + cnt), _mm256_maskz_compress_epi32(le, idx));
             cnt += (size_t)__builtin_popcount(le);
             if (cnt > cap)
                 return cap + 1;
@@ -175,6 +177,80 @@ static void block_min_avx512(const float *c, const double *v, size_t n, size_t n
     }
 }
 
+/* The cut from 64 classes of columns (lane l of every 8th vector of 8 columns: one pass, no
+   horizontal work per block), the keep-th smallest class minimum found by counting ranks. */
+#define CUT_CLASSES 64
+
+static double cut_avx512(const float *c, const double *v, size_t n, size_t keep) {
+    if (keep > CUT_CLASSES / 2 + 1 || n < 4 * CUT_CLASSES) /* keep <= 33: the lists too */
+        return imi_lap_cut_blocks(c, v, n, keep, block_min_avx512);
+    __m512d m[8];
+    for (int g = 0; g < 8; g++)
+        m[g] = _mm512_set1_pd(INFINITY);
+    size_t j = 0;
+    for (; j + 64 <= n; j += 64)
+        for (int g = 0; g < 8; g++)
+            m[g] = _mm512_min_pd(m[g], _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j + 8 * g)),
+                                                     _mm512_loadu_pd(v + j + 8 * g)));
+    double mins[CUT_CLASSES];
+    for (int g = 0; g < 8; g++)
+        _mm512_storeu_pd(mins + 8 * g, m[g]);
+    for (; j < n; j++) { /* the last columns join the classes of their position mod 64 */
+        const double h = (double)c[j] - v[j];
+        mins[j % CUT_CLASSES] = h < mins[j % CUT_CLASSES] ? h : mins[j % CUT_CLASSES];
+    }
+    /* the value with fewer than keep minima below it and at least keep at or below it */
+    const size_t t = keep - 1;
+    for (int i = 0; i < CUT_CLASSES; i++) {
+        const __m512d x = _mm512_set1_pd(mins[i]);
+        size_t lt = 0, le = 0;
+        for (int g = 0; g < 8; g++) {
+            const __m512d a = _mm512_loadu_pd(mins + 8 * g);
+            lt += (size_t)__builtin_popcount(_mm512_cmp_pd_mask(a, x, _CMP_LT_OQ));
+            le += (size_t)__builtin_popcount(_mm512_cmp_pd_mask(a, x, _CMP_LE_OQ));
+        }
+        if (lt <= t && t < le)
+            return mins[i];
+    }
+    return INFINITY; /* NaN minima (not reached: costs are finite) */
+}
+
+/* Up to SELECT_RANKED entries: each entry's rank by (h, column) among them, counted in vectors, is its
+   place in the sorted output. */
+#define SELECT_RANKED 64
+
+static void select_avx512(const double *h, const int32_t *col, size_t cnt, size_t keep,
+                          lap_entry *out) {
+    if (cnt > SELECT_RANKED) {
+        imi_lap_select_heap(h, col, cnt, keep, out);
+        return;
+    }
+    const size_t nv = (cnt + 7) / 8;
+    __m512d H[SELECT_RANKED / 8];
+    __m256i J[SELECT_RANKED / 8];
+    __mmask8 valid[SELECT_RANKED / 8];
+    for (size_t g = 0; g < nv; g++) {
+        const size_t left = cnt - 8 * g;
+        valid[g] = left >= 8 ? (__mmask8)0xff : (__mmask8)((1u << left) - 1u);
+        H[g] = _mm512_maskz_loadu_pd(valid[g], h + 8 * g);
+        J[g] = _mm256_maskz_loadu_epi32(valid[g], col + 8 * g);
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        const __m512d x = _mm512_set1_pd(h[i]);
+        const __m256i jx = _mm256_set1_epi32(col[i]);
+        size_t rank = 0;
+        for (size_t g = 0; g < nv; g++) {
+            const __mmask8 below =
+                _mm512_mask_cmp_pd_mask(valid[g], H[g], x, _CMP_LT_OQ) |
+                (_mm512_mask_cmp_pd_mask(valid[g], H[g], x, _CMP_EQ_OQ) &
+                 _mm256_cmp_epi32_mask(J[g], jx, _MM_CMPINT_LT));
+            rank += (size_t)__builtin_popcount(below);
+        }
+        if (rank < keep)
+            out[rank] = (lap_entry){h[i], col[i]};
+    }
+}
+
 static void col_add_avx512(const float *c, double *v, size_t n, float *lo, float *hi) {
     __m512 l = _mm512_set1_ps(*lo), h = _mm512_set1_ps(*hi);
     size_t j = 0;
@@ -192,5 +268,7 @@ static void col_add_avx512(const float *c, double *v, size_t n, float *lo, float
     imi_lap_col_add_tail(c, v, j, n, lo, hi);
 }
 
-const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512, filter_avx512,
-                                            block_min_avx512, col_add_avx512, two_smallest_f32_avx512};
+const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512,
+                                            filter_avx512,       cut_avx512,
+                                            col_add_avx512,      two_smallest_f32_avx512,
+                                            select_avx512};

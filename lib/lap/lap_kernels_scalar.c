@@ -1,6 +1,7 @@
 /* lap_kernels_scalar.c - the reference row scans, and the scalar tails the vector variants end
  * with. */
 #include <math.h>
+#include <string.h>
 
 #include "lap/lap_kernels.h"
 
@@ -81,6 +82,37 @@ static void block_min_scalar(const float *c, const double *v, size_t n, size_t n
     }
 }
 
+/* At most this many blocks (the lists keep LAP_CANDIDATES + 1 <= 33 entries). */
+#define CUT_BLOCKS_MAX 66
+
+double imi_lap_cut_blocks(const float *c, const double *v, size_t n, size_t keep,
+                          lap_block_min_fn block_min) {
+    const size_t blocks = 2 * keep;
+    if (n < 4 * blocks || blocks > CUT_BLOCKS_MAX)
+        return INFINITY;
+    double mins[CUT_BLOCKS_MAX];
+    block_min(c, v, n, blocks, mins); /* keep of the blocks have their minimum at the cut or below */
+    return imi_lap_kth_smallest(mins, blocks, keep - 1);
+}
+
+void imi_lap_select_heap(const double *h, const int32_t *col, size_t cnt, size_t keep,
+                         lap_entry *out) {
+    lap_entry e[512];
+    size_t done = 0, have = 0;
+    while (done < cnt) { /* chunks of 512, the kept ones carried over */
+        size_t len = have;
+        memcpy(e, out, have * sizeof *e);
+        for (; done < cnt && len < sizeof e / sizeof *e; done++)
+            e[len++] = (lap_entry){h[done], col[done]};
+        have = len < keep ? len : keep;
+        imi_lap_keep_smallest(e, len, have, out);
+    }
+}
+
+static double cut_scalar(const float *c, const double *v, size_t n, size_t keep) {
+    return imi_lap_cut_blocks(c, v, n, keep, block_min_scalar);
+}
+
 void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, float *lo, float *hi) {
     float l = *lo, h = *hi;
     for (size_t j = from; j < n; j++) {
@@ -96,5 +128,7 @@ static void col_add_scalar(const float *c, double *v, size_t n, float *lo, float
     imi_lap_col_add_tail(c, v, 0, n, lo, hi);
 }
 
-const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar, filter_scalar,
-                                            block_min_scalar, col_add_scalar, two_smallest_f32_scalar};
+const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar,
+                                            filter_scalar,       cut_scalar,
+                                            col_add_scalar,      two_smallest_f32_scalar,
+                                            imi_lap_select_heap};

@@ -8,69 +8,22 @@
 #include "lap/lap_lists.h"
 #include "lap/lap_sort.h"
 
-#define LIST_CUT_BLOCKS (2 * (LAP_CANDIDATES + 1)) /* blocks guess_cut() splits a row into */
 #define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
 #define REBUILD_CHUNK 4
 
-/* The (t + 1)-th smallest of a[0..len) (t < len; no NaN): quickselect, reorders a. */
-static double kth_smallest(double *a, size_t len, size_t t) {
-    size_t lo = 0, hi = len - 1;
-    while (lo < hi) {
-        const double pivot = a[lo + (hi - lo) / 2];
-        size_t i = lo, j = hi;
-        while (i <= j) { /* Hoare partition: a[lo..j] <= pivot <= a[i..hi] */
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i <= j) {
-                double x = a[i];
-                a[i] = a[j];
-                a[j] = x;
-                i++;
-                if (j == 0)
-                    break;
-                j--;
-            }
-        }
-        if (t <= j && j < hi)
-            hi = j;
-        else if (t >= i)
-            lo = i;
-        else
-            return a[t];
-    }
-    return a[t];
-}
-
-/* A cut-off with at least keep reduced costs of the row at or below it, and not many more: the
-   keep-th smallest of the minima of 2 * keep blocks of the row (each of those keep blocks has
-   its minimum below the cut). +Inf when the row is too short for blocks to pay off. */
-static double guess_cut(const lap_state *s, const float *ci, size_t keep) {
-    const size_t n = s->n, blocks = 2 * keep;
-    if (n < 4 * blocks || blocks > LIST_CUT_BLOCKS)
-        return INFINITY;
-    double mins[LIST_CUT_BLOCKS];
-    s->kern->block_min(ci, s->v, n, blocks, mins);
-    return kth_smallest(mins, blocks, keep - 1);
-}
-
-/* The keep smallest (h, j) of row ci, the largest of them last. A cut-off lets few columns
-   through one cheap SIMD pass; only they are looked at. Any cut with at least keep columns
-   below it gives the same set. */
+/* The keep smallest (h, j) of row ci, sorted. A cut-off lets few columns through one cheap SIMD
+   pass; only they are looked at. Any cut with at least keep columns below it gives the same
+   entries. */
 void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entry *out) {
     lap_entry buf[LIST_FILTER_CAP];
     const size_t n = s->n;
-    const double cut = guess_cut(s, ci, keep);
+    const double cut = s->kern->cut(ci, s->v, n, keep);
     if (cut < INFINITY) {
         double hb[LIST_FILTER_CAP + 8];
         int32_t jb[LIST_FILTER_CAP + 8];
         size_t cnt = s->kern->filter(ci, s->v, n, cut, hb, jb, LIST_FILTER_CAP);
         if (cnt >= keep && cnt <= LIST_FILTER_CAP) {
-            for (size_t t = 0; t < cnt; t++)
-                buf[t] = (lap_entry){hb[t], jb[t]};
-            imi_lap_select_entries(buf, cnt, keep);
-            memcpy(out, buf, keep * sizeof(lap_entry));
+            s->kern->select(hb, jb, cnt, keep, out);
             return;
         }
     }

@@ -6,8 +6,8 @@
 #include "lap/lap_sort.h"
 #include "lap/lap_state.h"
 
-/* The keep smallest (c[j] - v[j], j) of the cost row ci by (value, column), the largest of them
-   last (otherwise in no particular order); keep <= LAP_CANDIDATES + 1 and keep <= n. Reads
+/* The keep smallest (c[j] - v[j], j) of the cost row ci, sorted by (value, column);
+   keep <= LAP_CANDIDATES + 1 and keep <= n. Reads
    only ci and v: rows may be done in parallel. */
 void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entry *out);
 

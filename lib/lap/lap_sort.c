@@ -34,32 +34,6 @@ void imi_lap_sort_entries(lap_entry *e, size_t len) {
     }
 }
 
-void imi_lap_select_entries(lap_entry *e, size_t len, size_t keep) {
-    size_t lo = 0, hi = len - 1;
-    const size_t t = keep - 1;
-    while (lo < hi) { /* Lomuto partition around the middle entry; keys are distinct (j) */
-        const size_t mid = lo + (hi - lo) / 2;
-        lap_entry pivot = e[mid];
-        e[mid] = e[hi];
-        e[hi] = pivot;
-        size_t store = lo;
-        for (size_t a = lo; a < hi; a++)
-            if (above(pivot, e[a])) {
-                lap_entry x = e[a];
-                e[a] = e[store];
-                e[store++] = x;
-            }
-        e[hi] = e[store];
-        e[store] = pivot;
-        if (store == t)
-            return;
-        if (store < t)
-            lo = store + 1;
-        else
-            hi = store - 1;
-    }
-}
-
 /* Puts the keep smallest of e[0..len) in out, sorted (bounded max-heap, then insertion sort). */
 void imi_lap_keep_smallest(const lap_entry *e, size_t len, size_t keep, lap_entry *out) {
     size_t got = 0;
@@ -75,4 +49,35 @@ void imi_lap_keep_smallest(const lap_entry *e, size_t len, size_t keep, lap_entr
         }
     }
     imi_lap_sort_entries(out, got);
+}
+
+/* The (t + 1)-th smallest of a[0..len) (t < len; no NaN): quickselect, reorders a. */
+double imi_lap_kth_smallest(double *a, size_t len, size_t t) {
+    size_t lo = 0, hi = len - 1;
+    while (lo < hi) {
+        const double pivot = a[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) { /* Hoare partition: a[lo..j] <= pivot <= a[i..hi] */
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i <= j) {
+                double x = a[i];
+                a[i] = a[j];
+                a[j] = x;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (t <= j && j < hi)
+            hi = j;
+        else if (t >= i)
+            lo = i;
+        else
+            return a[t];
+    }
+    return a[t];
 }

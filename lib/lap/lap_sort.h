@@ -14,9 +14,8 @@ typedef struct {
 /* Sorts e[0..len) by (h, j). */
 void imi_lap_sort_entries(lap_entry *e, size_t len);
 
-/* Reorders e[0..len) so that e[0..keep) are its keep smallest by (h, j), e[keep - 1] the largest
-   of them (1 <= keep <= len; quickselect, the j make every key distinct). */
-void imi_lap_select_entries(lap_entry *e, size_t len, size_t keep);
+/* The (t + 1)-th smallest of a[0..len) (t < len; no NaN): quickselect, reorders a. */
+double imi_lap_kth_smallest(double *a, size_t len, size_t t);
 
 /* Puts the keep smallest of e[0..len) in out, sorted by (h, j). */
 void imi_lap_keep_smallest(const lap_entry *e, size_t len, size_t keep, lap_entry *out);
