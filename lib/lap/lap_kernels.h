@@ -34,10 +34,26 @@ typedef void (*lap_two_smallest_f32_fn)(const float *c, const float *vf, size_t 
 typedef void (*lap_relax_fn)(const float *c, const double *v, const double *sc, double r,
                              int32_t row, size_t n, double *d, int32_t *pred, int32_t *bestj);
 
+/* The potentials a filtering scan reads: v, and possibly (vf non-NULL) v rounded to float, with
+   cmag >= every |c[j]|. A variant may then screen columns in float (twice the lanes) and decide
+   each candidate in double: |fl32(c[j] - vf[j]) - fl64(c[j] - v[j])| <= 2^-23 (cmag + |h|)
+   (1 + 2^-20), so widening a cut by LAP_POTS_WIDEN(cmag, cut) keeps every column the double
+   scan would keep. Results are those of v alone. */
+typedef struct {
+    const double *v;
+    const float *vf;
+    double cmag;
+} lap_pots;
+
+/* What a float screen widens a cut x by (a monotone bound of the error above, with room for
+   the roundings of the bound itself); the screen is used only while cmag + |x| <= 2^64. */
+#define LAP_POTS_WIDEN(cmag, x) (0x1p-21 * ((cmag) + fabs(x)))
+#define LAP_POTS_RANGE 0x1p64
+
 /* Stores, in increasing column order, every j with h = (double)c[j] - v[j] <= cut: h[k] and
  * col[k]. Returns the count, or cap + 1 as soon as more than cap qualify (h and col then need
  * room for cap + 8 entries). */
-typedef size_t (*lap_filter_fn)(const float *c, const double *v, size_t n, double cut, double *h,
+typedef size_t (*lap_filter_fn)(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                                 int32_t *col, size_t cap);
 
 /* First column of block b of nb (b = nb gives n): blocks start on multiples of 8, so that the
@@ -51,7 +67,7 @@ static inline size_t lap_block_start(size_t b, size_t n, size_t nb) {
    rows without heavy ties, not many more (a few times keep); +Inf when the row is too short for
    a cut to pay off (then the caller reads it all). Variants may find different cuts: no result
    depends on which (the columns at or below any valid cut include the keep smallest). */
-typedef double (*lap_cut_fn)(const float *c, const double *v, size_t n, size_t keep);
+typedef double (*lap_cut_fn)(const float *c, const lap_pots *p, size_t n, size_t keep);
 
 /* The keep smallest of cnt entries (h[t], col[t]) by (h, column), sorted, into out
    (1 <= keep <= cnt; the columns are distinct). */

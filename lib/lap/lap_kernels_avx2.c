@@ -107,8 +107,9 @@ static void relax_avx2(const float *c, const double *v, const double *sc, double
     *bestj = imi_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
-static size_t filter_avx2(const float *c, const double *v, size_t n, double cut, double *h,
+static size_t filter_avx2(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                           int32_t *col, size_t cap) {
+    const double *v = p->v;
     const __m256d vcut = _mm256_set1_pd(cut);
     size_t cnt = 0, j = 0;
     for (; j + 4 <= n; j += 4) {
@@ -168,8 +169,8 @@ static void col_add_avx2(const float *c, double *v, size_t n, float *lo, float *
     imi_lap_col_add_tail(c, v, j, n, lo, hi);
 }
 
-static double cut_avx2(const float *c, const double *v, size_t n, size_t keep) {
-    return imi_lap_cut_blocks(c, v, n, keep, block_min_avx2);
+static double cut_avx2(const float *c, const lap_pots *p, size_t n, size_t keep) {
+    return imi_lap_cut_blocks(c, p->v, n, keep, block_min_avx2);
 }
 
 const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2,    relax_avx2,   filter_avx2,

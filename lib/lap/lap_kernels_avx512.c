@@ -1,6 +1,7 @@
 /* lap_kernels_avx512.c - the row scans with 8 doubles per vector (compiled with -mavx512f/vl). */
 #include <immintrin.h>
 #include <math.h>
+#include <stdbool.h>
 
 #include "lap/lap_kernels.h"
 
@@ -138,25 +139,61 @@ static void relax_avx512(const float *c, const double *v, const double *sc, doub
     *bestj = imi_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
-static size_t filter_avx512(const float *c, const double *v, size_t n, double cut, double *h,
+/* Columns j .. j + 7 into the filter's output: those of `le` (h given). */
+static inline size_t filter_store(__m512d t, __mmask8 le, __m256i idx, double *h, int32_t *col,
+                                  size_t cnt) {
+    /* compressed in registers and stored whole (cnt <= cap here, and the buffers hold cap + 8):
+       a compressing store to memory is microcoded on some CPUs */
+    _mm512_storeu_pd(h + cnt, _mm512_maskz_compress_pd(le, t));
+    _mm256_storeu_si256((__m256i *)(col + cnt), _mm256_maskz_compress_epi32(le, idx));
+    return cnt + (size_t)__builtin_popcount(le);
+}
+
+static inline __m512d reduced8(const float *c, const double *v, size_t j) {
+    return _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
+}
+
+/* The smallest float >= x (|x| <= 2^65). */
+static float float_at_least(double x) {
+    float f = (float)x;
+    return (double)f < x ? nextafterf(f, INFINITY) : f;
+}
+
+static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                             int32_t *col, size_t cap) {
+    const double *v = p->v;
     const __m512d vcut = _mm512_set1_pd(cut);
     __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i step = _mm256_set1_epi32(8);
     size_t cnt = 0, j = 0;
+    if (p->vf != NULL && p->cmag + fabs(cut) <= LAP_POTS_RANGE) {
+        /* 16 columns screened in float, the candidates decided in double */
+        const __m512 fcut = _mm512_set1_ps(float_at_least(cut + LAP_POTS_WIDEN(p->cmag, cut)));
+        for (; j + 16 <= n; j += 16) {
+            const __m512 hf = _mm512_sub_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(p->vf + j));
+            const __mmask16 maybe = _mm512_cmp_ps_mask(hf, fcut, _CMP_LE_OQ);
+            for (int half = 0; half < 2 && maybe; half++) {
+                const __mmask8 mh = (__mmask8)(maybe >> (8 * half));
+                if (!mh)
+                    continue;
+                const size_t jj = j + 8 * (size_t)half;
+                const __m512d t = reduced8(c, v, jj);
+                const __mmask8 le = _mm512_mask_cmp_pd_mask(mh, t, vcut, _CMP_LE_OQ);
+                cnt = filter_store(t, le, _mm256_add_epi32(idx, _mm256_set1_epi32((int)jj)), h,
+                                   col, cnt);
+                if (cnt > cap)
+                    return cap + 1;
+            }
+        }
+    }
     for (; j + 8 <= n; j += 8) {
-        __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
-        __mmask8 le = _mm512_cmp_pd_mask(t, vcut, _CMP_LE_OQ);
+        const __m512d t = reduced8(c, v, j);
+        const __mmask8 le = _mm512_cmp_pd_mask(t, vcut, _CMP_LE_OQ);
         if (le) {
-            /* compressed in registers and stored whole (cnt <= cap here, and the buffers hold
-               cap + 8): a compressing store to memory is microcoded on some CPUs */
-            _mm512_storeu_pd(h + cnt, _mm512_maskz_compress_pd(le, t));
-            _mm256_storeu_si256((__m256i *)(col + cnt), _mm256_maskz_compress_epi32(le, idx));
-            cnt += (size_t)__builtin_popcount(le);
+            cnt = filter_store(t, le, _mm256_add_epi32(idx, _mm256_set1_epi32((int)j)), h, col,
+                               cnt);
             if (cnt > cap)
                 return cap + 1;
         }
-        idx = _mm256_add_epi32(idx, step);
     }
     return imi_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
 }
@@ -181,23 +218,43 @@ static void block_min_avx512(const float *c, const double *v, size_t n, size_t n
    horizontal work per block), the keep-th smallest class minimum found by counting ranks. */
 #define CUT_CLASSES 64
 
-static double cut_avx512(const float *c, const double *v, size_t n, size_t keep) {
+static double cut_avx512(const float *c, const lap_pots *p, size_t n, size_t keep) {
+    const double *v = p->v;
     if (keep > CUT_CLASSES / 2 + 1 || n < 4 * CUT_CLASSES) /* keep <= 33: the lists too */
         return imi_lap_cut_blocks(c, v, n, keep, block_min_avx512);
-    __m512d m[8];
-    for (int g = 0; g < 8; g++)
-        m[g] = _mm512_set1_pd(INFINITY);
-    size_t j = 0;
-    for (; j + 64 <= n; j += 64)
-        for (int g = 0; g < 8; g++)
-            m[g] = _mm512_min_pd(m[g], _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j + 8 * g)),
-                                                     _mm512_loadu_pd(v + j + 8 * g)));
     double mins[CUT_CLASSES];
-    for (int g = 0; g < 8; g++)
-        _mm512_storeu_pd(mins + 8 * g, m[g]);
-    for (; j < n; j++) { /* the last columns join the classes of their position mod 64 */
-        const double h = (double)c[j] - v[j];
-        mins[j % CUT_CLASSES] = h < mins[j % CUT_CLASSES] ? h : mins[j % CUT_CLASSES];
+    size_t j = 0;
+    const bool screen = p->vf != NULL && p->cmag <= LAP_POTS_RANGE;
+    if (screen) { /* classes of 16 float lanes, four of them */
+        __m512 m[4];
+        for (int g = 0; g < 4; g++)
+            m[g] = _mm512_set1_ps(INFINITY);
+        for (; j + 64 <= n; j += 64)
+            for (int g = 0; g < 4; g++)
+                m[g] = _mm512_min_ps(m[g], _mm512_sub_ps(_mm512_loadu_ps(c + j + 16 * g),
+                                                         _mm512_loadu_ps(p->vf + j + 16 * g)));
+        float f[CUT_CLASSES];
+        for (int g = 0; g < 4; g++)
+            _mm512_storeu_ps(f + 16 * g, m[g]);
+        for (; j < n; j++) { /* the last columns join the classes of their position mod 64 */
+            const float hf = c[j] - p->vf[j];
+            f[j % CUT_CLASSES] = hf < f[j % CUT_CLASSES] ? hf : f[j % CUT_CLASSES];
+        }
+        for (int k = 0; k < CUT_CLASSES; k++)
+            mins[k] = f[k];
+    } else {
+        __m512d m[8];
+        for (int g = 0; g < 8; g++)
+            m[g] = _mm512_set1_pd(INFINITY);
+        for (; j + 64 <= n; j += 64)
+            for (int g = 0; g < 8; g++)
+                m[g] = _mm512_min_pd(m[g], reduced8(c, v, j + 8 * (size_t)g));
+        for (int g = 0; g < 8; g++)
+            _mm512_storeu_pd(mins + 8 * g, m[g]);
+        for (; j < n; j++) {
+            const double h = (double)c[j] - v[j];
+            mins[j % CUT_CLASSES] = h < mins[j % CUT_CLASSES] ? h : mins[j % CUT_CLASSES];
+        }
     }
     /* the value with fewer than keep minima below it and at least keep at or below it */
     const size_t t = keep - 1;
@@ -209,8 +266,8 @@ static double cut_avx512(const float *c, const double *v, size_t n, size_t keep)
             lt += (size_t)__builtin_popcount(_mm512_cmp_pd_mask(a, x, _CMP_LT_OQ));
             le += (size_t)__builtin_popcount(_mm512_cmp_pd_mask(a, x, _CMP_LE_OQ));
         }
-        if (lt <= t && t < le)
-            return mins[i];
+        if (lt <= t && t < le) /* keep columns have (float) h at most mins[i]: widened, a cut */
+            return screen ? mins[i] + LAP_POTS_WIDEN(p->cmag, mins[i]) : mins[i];
     }
     return INFINITY; /* NaN minima (not reached: costs are finite) */
 }

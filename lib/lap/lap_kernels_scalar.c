@@ -66,9 +66,9 @@ size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t 
     return cnt;
 }
 
-static size_t filter_scalar(const float *c, const double *v, size_t n, double cut, double *h,
+static size_t filter_scalar(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                             int32_t *col, size_t cap) {
-    return imi_lap_filter_tail(c, v, 0, n, cut, h, col, 0, cap);
+    return imi_lap_filter_tail(c, p->v, 0, n, cut, h, col, 0, cap);
 }
 
 static void block_min_scalar(const float *c, const double *v, size_t n, size_t nb, double *mins) {
@@ -109,8 +109,8 @@ void imi_lap_select_heap(const double *h, const int32_t *col, size_t cnt, size_t
     }
 }
 
-static double cut_scalar(const float *c, const double *v, size_t n, size_t keep) {
-    return imi_lap_cut_blocks(c, v, n, keep, block_min_scalar);
+static double cut_scalar(const float *c, const lap_pots *p, size_t n, size_t keep) {
+    return imi_lap_cut_blocks(c, p->v, n, keep, block_min_scalar);
 }
 
 void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, float *lo, float *hi) {

@@ -14,14 +14,30 @@
 /* The keep smallest (h, j) of row ci, sorted. A cut-off lets few columns through one cheap SIMD
    pass; only they are looked at. Any cut with at least keep columns below it gives the same
    entries. */
-void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entry *out) {
+lap_pots imi_lap_pots(const lap_state *s) {
+    return (lap_pots){s->v, s->vf, fmax(fabs(s->cmin), fabs(s->cmax))};
+}
+
+lap_pots imi_lap_pots_mirror(const lap_state *s, float *room) {
+    lap_pots p = {s->v, NULL, fmax(fabs(s->cmin), fabs(s->cmax))};
+    for (size_t j = 0; j < s->n; j++)
+        if (!(fabs(s->v[j]) <= LAP_POTS_RANGE))
+            return p; /* far outside what a float screen is for */
+    for (size_t j = 0; j < s->n; j++)
+        room[j] = (float)s->v[j];
+    p.vf = room;
+    return p;
+}
+
+void imi_lap_smallest(const lap_state *s, const lap_pots *p, const float *ci, size_t keep,
+                      lap_entry *out) {
     lap_entry buf[LIST_FILTER_CAP];
     const size_t n = s->n;
-    const double cut = s->kern->cut(ci, s->v, n, keep);
+    const double cut = s->kern->cut(ci, p, n, keep);
     if (cut < INFINITY) {
         double hb[LIST_FILTER_CAP + 8];
         int32_t jb[LIST_FILTER_CAP + 8];
-        size_t cnt = s->kern->filter(ci, s->v, n, cut, hb, jb, LIST_FILTER_CAP);
+        size_t cnt = s->kern->filter(ci, p, n, cut, hb, jb, LIST_FILTER_CAP);
         if (cnt >= keep && cnt <= LIST_FILTER_CAP) {
             s->kern->select(hb, jb, cnt, keep, out);
             return;
@@ -45,7 +61,8 @@ static void build_list(lap_state *s, size_t i) {
     const float *ci = s->cost + i * s->n;
     const size_t keep = s->k < s->n ? s->k + 1 : s->k;
     lap_entry best[LAP_CANDIDATES + 1];
-    imi_lap_smallest(s, ci, keep, best);
+    const lap_pots p = imi_lap_pots(s);
+    imi_lap_smallest(s, &p, ci, keep, best);
     s->cand_thr[i] = keep > s->k ? best[s->k].h : INFINITY;
     int32_t *lj = s->cand_j + i * s->cap;
     float *lc = s->cand_c + i * s->cap;

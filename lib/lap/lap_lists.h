@@ -9,7 +9,15 @@
 /* The keep smallest (c[j] - v[j], j) of the cost row ci, sorted by (value, column);
    keep <= LAP_CANDIDATES + 1 and keep <= n. Reads
    only ci and v: rows may be done in parallel. */
-void imi_lap_smallest(const lap_state *s, const float *ci, size_t keep, lap_entry *out);
+void imi_lap_smallest(const lap_state *s, const lap_pots *p, const float *ci, size_t keep,
+                      lap_entry *out);
+
+/* s->v as the row scans' potentials, with s->vf (the auction's float mirror, or NULL). */
+lap_pots imi_lap_pots(const lap_state *s);
+
+/* The same with a float mirror of v written into `room` (n floats): for passes over many rows
+   while v stays put. */
+lap_pots imi_lap_pots_mirror(const lap_state *s, float *room);
 
 /* Smallest two reduced costs of row i (exactly what the dense kernel returns), from the row's
    candidate list when it decides them, else from a fresh list or the dense row. Touches only

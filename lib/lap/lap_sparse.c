@@ -41,13 +41,21 @@ static int team(const lap_state *s) {
 }
 
 /* Row i's first arcs: its SPARSE_ARCS cheapest reduced costs and its diagonal. */
+/* What the row passes read: the state, and its potentials with a float mirror (in bid_val's
+   room, the float mirror of the auction's phases: free between them). */
+typedef struct {
+    lap_state *s;
+    lap_pots p;
+} pass_job;
+
 static void first_arcs(long row, int tid, void *arg) {
     (void)tid;
-    lap_state *s = arg;
+    const pass_job *job = arg;
+    lap_state *s = job->s;
     const size_t i = (size_t)row, n = s->n, keep = n < SPARSE_ARCS ? n : SPARSE_ARCS;
     const float *ci = s->cost + i * n;
     lap_entry best[SPARSE_ARCS];
-    imi_lap_smallest(s, ci, keep, best);
+    imi_lap_smallest(s, &job->p, ci, keep, best);
     int32_t *lj = s->cand_j + i * s->cap;
     float *lc = s->cand_c + i * s->cap;
     bool diagonal = false;
@@ -66,7 +74,8 @@ static void first_arcs(long row, int tid, void *arg) {
 
 void imi_lap_sparse_begin(lap_state *s) {
     const size_t n = s->n;
-    imi_parallel_for(team(s), (long)n, ROWS_PER_CHUNK, first_arcs, s);
+    pass_job job = {s, imi_lap_pots_mirror(s, (float *)s->bid_val)};
+    imi_parallel_for(team(s), (long)n, ROWS_PER_CHUNK, first_arcs, &job);
     s->scans += (int64_t)n;
     for (size_t j = 0; j < n; j++) {
         s->d[j] = INFINITY;
@@ -203,7 +212,8 @@ bool imi_lap_sparse_augment(lap_state *s, int32_t f) {
    is not a new arc. */
 static void prove_row(long row, int tid, void *arg) {
     (void)tid;
-    lap_state *s = arg;
+    const pass_job *job = arg;
+    lap_state *s = job->s;
     const size_t i = (size_t)row, n = s->n;
     const float *ci = s->cost + i * n;
     const int32_t j0 = s->x[i];
@@ -216,7 +226,7 @@ static void prove_row(long row, int tid, void *arg) {
     s->ucert[i] = u;
     double hb[LAP_CANDIDATES + 8];
     int32_t jb[LAP_CANDIDATES + 8];
-    const size_t cnt = s->kern->filter(ci, s->v, n, nextafter(u, -INFINITY), hb, jb, s->cap);
+    const size_t cnt = s->kern->filter(ci, &job->p, n, nextafter(u, -INFINITY), hb, jb, s->cap);
     if (cnt > s->cap) {
         status[i] = ROW_FULL;
         return;
@@ -247,7 +257,8 @@ bool imi_lap_sparse_prove(lap_state *s) {
     int32_t *status = s->scanned;
     for (int round = 0; round < SPARSE_ROUNDS; round++) {
         s->rounds++;
-        imi_parallel_for(team(s), (long)n, ROWS_PER_CHUNK, prove_row, s);
+        pass_job job = {s, imi_lap_pots_mirror(s, (float *)s->bid_val)};
+        imi_parallel_for(team(s), (long)n, ROWS_PER_CHUNK, prove_row, &job);
         size_t freed = 0;
         for (size_t i = 0; i < n; i++) {
             s->scans += status[i] != ROW_SKIPPED;
