@@ -58,9 +58,10 @@ static inline __m512i pz_quantize16(const float *v, __mmask16 mask, __m512d inv)
     const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(f));
     const __m512d hi =
         _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1)));
-    const int mode = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
-    const __m256i qlo = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(lo, inv), mode);
-    const __m256i qhi = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(hi, inv), mode);
+#define PZ_NEAREST (_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+    const __m256i qlo = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(lo, inv), PZ_NEAREST);
+    const __m256i qhi = _mm512_cvt_roundpd_epi32(_mm512_mul_pd(hi, inv), PZ_NEAREST);
+#undef PZ_NEAREST
     return _mm512_inserti64x4(_mm512_castsi256_si512(qlo), qhi, 1);
 }
 
