@@ -74,6 +74,11 @@ typedef double (*lap_cut_fn)(const float *c, const lap_pots *p, size_t n, size_t
 typedef void (*lap_select_fn)(const double *h, const int32_t *col, size_t cnt, size_t keep,
                               lap_entry *out);
 
+/* The two smallest (h, j) of len list entries, h = (double)lc[t] - v[lj[t]], by (h, column)
+   (the columns are distinct; the entries in any order). */
+typedef void (*lap_list_min2_fn)(const float *lc, const int32_t *lj, const double *v, size_t len,
+                                 lap_min2 *out);
+
 /* One row's share of the column means: v[j] += (double)c[j] for every j (the same double sum,
  * in row order, in every variant), and *lo / *hi lowered / raised to the row's smallest and
  * largest cost. The costs are finite. */
@@ -87,6 +92,7 @@ typedef struct {
     lap_col_add_fn col_add;
     lap_two_smallest_f32_fn two_smallest_f32;
     lap_select_fn select;
+    lap_list_min2_fn list_min2;
 } lap_kernels;
 
 /* One more column j, in increasing column order, into the two smallest so far: strict
@@ -169,6 +175,8 @@ typedef void (*lap_block_min_fn)(const float *c, const double *v, size_t n, size
                                  double *mins);
 double imi_lap_cut_blocks(const float *c, const double *v, size_t n, size_t keep,
                           lap_block_min_fn block_min);
+void imi_lap_list_min2_scalar(const float *lc, const int32_t *lj, const double *v, size_t len,
+                              lap_min2 *out);
 void imi_lap_select_heap(const double *h, const int32_t *col, size_t cnt, size_t keep,
                          lap_entry *out);
 int32_t imi_lap_relax_tail(const float *c, const double *v, const double *sc, double r, int32_t row,

@@ -175,4 +175,4 @@ static double cut_avx2(const float *c, const lap_pots *p, size_t n, size_t keep)
 
 const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2,    relax_avx2,   filter_avx2,
                                           cut_avx2,             col_add_avx2, two_smallest_f32_avx2,
-                                          imi_lap_select_heap};
+                                          imi_lap_select_heap,  imi_lap_list_min2_scalar};

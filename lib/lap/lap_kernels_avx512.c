@@ -325,7 +325,39 @@ static void col_add_avx512(const float *c, double *v, size_t n, float *lo, float
     imi_lap_col_add_tail(c, v, j, n, lo, hi);
 }
 
+/* Lists hold columns in any order: the lanes keep their two smallest by (h, column), compared
+   lexicographically (not by position, as the row scans may), then merge as usual. */
+static void list_min2_avx512(const float *lc, const int32_t *lj, const double *v, size_t len,
+                             lap_min2 *out) {
+    __m512d m1 = _mm512_set1_pd(INFINITY), m2 = m1;
+    __m256i i1 = _mm256_set1_epi32(-1), i2 = i1;
+    for (size_t t = 0; t < len; t += 8) {
+        const __mmask8 live = len - t >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (len - t)) - 1u);
+        const __m256i j = _mm256_mask_loadu_epi32(_mm256_set1_epi32(-1), live, lj + t);
+        const __m512d vj = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), live, j, v, 8);
+        const __m512d cj = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(live, lc + t));
+        const __m512d h = _mm512_mask_sub_pd(_mm512_set1_pd(INFINITY), live, cj, vj);
+        const __mmask8 lt1 = _mm512_cmp_pd_mask(h, m1, _CMP_LT_OQ) |
+                             (_mm512_cmp_pd_mask(h, m1, _CMP_EQ_OQ) &
+                              _mm256_cmp_epi32_mask(j, i1, _MM_CMPINT_LT));
+        const __mmask8 lt2 = _mm512_cmp_pd_mask(h, m2, _CMP_LT_OQ) |
+                             (_mm512_cmp_pd_mask(h, m2, _CMP_EQ_OQ) &
+                              _mm256_cmp_epi32_mask(j, i2, _MM_CMPINT_LT));
+        m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(m2, lt2, h), lt1, m1);
+        i2 = _mm256_mask_mov_epi32(_mm256_mask_mov_epi32(i2, lt2, j), lt1, i1);
+        m1 = _mm512_mask_mov_pd(m1, lt1, h);
+        i1 = _mm256_mask_mov_epi32(i1, lt1, j);
+    }
+    double a1[8], a2[8];
+    int64_t b1[8], b2[8];
+    _mm512_storeu_pd(a1, m1);
+    _mm512_storeu_pd(a2, m2);
+    _mm512_storeu_si512(b1, _mm512_cvtepi32_epi64(i1));
+    _mm512_storeu_si512(b2, _mm512_cvtepi32_epi64(i2));
+    *out = lap_lanes_min2(a1, b1, a2, b2, 8);
+}
+
 const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512,
                                             filter_avx512,       cut_avx512,
                                             col_add_avx512,      two_smallest_f32_avx512,
-                                            select_avx512};
+                                            select_avx512,       list_min2_avx512};

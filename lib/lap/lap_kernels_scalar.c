@@ -109,6 +109,27 @@ void imi_lap_select_heap(const double *h, const int32_t *col, size_t cnt, size_t
     }
 }
 
+void imi_lap_list_min2_scalar(const float *lc, const int32_t *lj, const double *v, size_t len,
+                              lap_min2 *out) {
+    lap_min2 r = {INFINITY, INFINITY, -1, -1};
+    for (size_t t = 0; t < len; t++) {
+        const double h = (double)lc[t] - v[lj[t]];
+        const int32_t j = lj[t];
+        if (h < r.u2 || (h == r.u2 && j < r.j2)) {
+            if (h < r.u1 || (h == r.u1 && j < r.j1)) {
+                r.u2 = r.u1;
+                r.j2 = r.j1;
+                r.u1 = h;
+                r.j1 = j;
+            } else {
+                r.u2 = h;
+                r.j2 = j;
+            }
+        }
+    }
+    *out = r;
+}
+
 static double cut_scalar(const float *c, const lap_pots *p, size_t n, size_t keep) {
     return imi_lap_cut_blocks(c, p->v, n, keep, block_min_scalar);
 }
@@ -131,4 +152,4 @@ static void col_add_scalar(const float *c, double *v, size_t n, float *lo, float
 const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar,
                                             filter_scalar,       cut_scalar,
                                             col_add_scalar,      two_smallest_f32_scalar,
-                                            imi_lap_select_heap};
+                                            imi_lap_select_heap, imi_lap_list_min2_scalar};

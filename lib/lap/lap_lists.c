@@ -74,25 +74,7 @@ static void build_list(lap_state *s, size_t i) {
 
 /* Two smallest over the first len entries of row i's list, by (value, column). */
 static void list_min2(const lap_state *s, size_t i, size_t len, lap_min2 *m) {
-    const int32_t *lj = s->cand_j + i * s->cap;
-    const float *lc = s->cand_c + i * s->cap;
-    lap_min2 r = {INFINITY, INFINITY, -1, -1};
-    for (size_t t = 0; t < len; t++) {
-        double h = (double)lc[t] - s->v[lj[t]];
-        int32_t j = lj[t];
-        if (h < r.u2 || (h == r.u2 && j < r.j2)) {
-            if (h < r.u1 || (h == r.u1 && j < r.j1)) {
-                r.u2 = r.u1;
-                r.j2 = r.j1;
-                r.u1 = h;
-                r.j1 = j;
-            } else {
-                r.u2 = h;
-                r.j2 = j;
-            }
-        }
-    }
-    *m = r;
+    s->kern->list_min2(s->cand_c + i * s->cap, s->cand_j + i * s->cap, s->v, len, m);
 }
 
 /* A dense scan of row i (dummy rows are cheap: v is in cache, and they are not counted); in
