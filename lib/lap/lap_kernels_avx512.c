@@ -5,28 +5,72 @@
 
 #include "lap/lap_kernels.h"
 
+/* Double lanes with int64 indices: two sets of lanes take alternate blocks of 8 columns and
+   merge lane by lane (the same lane states as one set: see the float scan below). */
+typedef struct {
+    __m512d m1, m2;
+    __m512i i1, i2;
+} lanes2_f64;
+
+static inline void lanes2_f64_init(lanes2_f64 *l) {
+    l->m1 = l->m2 = _mm512_set1_pd(INFINITY);
+    l->i1 = l->i2 = _mm512_set1_epi64(-1);
+}
+
+static inline void lanes2_f64_push(lanes2_f64 *l, __m512d h, __m512i idx) {
+    const __mmask8 lt1 = _mm512_cmp_pd_mask(h, l->m1, _CMP_LT_OQ);
+    const __mmask8 lt2 = _mm512_cmp_pd_mask(h, l->m2, _CMP_LT_OQ);
+    l->m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(l->m2, lt2, h), lt1, l->m1);
+    l->i2 = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(l->i2, lt2, idx), lt1, l->i1);
+    l->m1 = _mm512_mask_mov_pd(l->m1, lt1, h);
+    l->i1 = _mm512_mask_mov_epi64(l->i1, lt1, idx);
+}
+
+static inline __mmask8 lex_lt_f64(__m512d x, __m512i ix, __m512d y, __m512i iy) {
+    return _mm512_cmp_pd_mask(x, y, _CMP_LT_OQ) |
+           (_mm512_cmp_pd_mask(x, y, _CMP_EQ_OQ) & _mm512_cmp_epi64_mask(ix, iy, _MM_CMPINT_LT));
+}
+
+static inline void lanes2_f64_merge(lanes2_f64 *a, const lanes2_f64 *b) {
+    const __mmask8 bf = lex_lt_f64(b->m1, b->i1, a->m1, a->i1);
+    const __m512d lo = _mm512_mask_mov_pd(b->m1, bf, a->m1);
+    const __m512i ilo = _mm512_mask_mov_epi64(b->i1, bf, a->i1);
+    const __m512d r = _mm512_mask_mov_pd(a->m2, bf, b->m2);
+    const __m512i ir = _mm512_mask_mov_epi64(a->i2, bf, b->i2);
+    a->m1 = _mm512_mask_mov_pd(a->m1, bf, b->m1);
+    a->i1 = _mm512_mask_mov_epi64(a->i1, bf, b->i1);
+    const __mmask8 lt = lex_lt_f64(lo, ilo, r, ir);
+    a->m2 = _mm512_mask_mov_pd(r, lt, lo);
+    a->i2 = _mm512_mask_mov_epi64(ir, lt, ilo);
+}
+
+static inline __m512d reduced8(const float *c, const double *v, size_t j) {
+    return _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
+}
+
 static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_min2 *out) {
-    __m512d m1 = _mm512_set1_pd(INFINITY), m2 = m1;
-    __m512i i1 = _mm512_set1_epi64(-1), i2 = i1;
+    lanes2_f64 A, B;
+    lanes2_f64_init(&A);
+    lanes2_f64_init(&B);
     __m512i idx = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m512i step = _mm512_set1_epi64(8);
+    const __m512i s8 = _mm512_set1_epi64(8), s16 = _mm512_set1_epi64(16);
     size_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        __m512d h = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
-        __mmask8 lt1 = _mm512_cmp_pd_mask(h, m1, _CMP_LT_OQ);
-        __mmask8 lt2 = _mm512_cmp_pd_mask(h, m2, _CMP_LT_OQ);
-        m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(m2, lt2, h), lt1, m1);
-        i2 = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(i2, lt2, idx), lt1, i1);
-        m1 = _mm512_mask_mov_pd(m1, lt1, h);
-        i1 = _mm512_mask_mov_epi64(i1, lt1, idx);
-        idx = _mm512_add_epi64(idx, step);
+    for (; j + 16 <= n; j += 16) {
+        lanes2_f64_push(&A, reduced8(c, v, j), idx);
+        lanes2_f64_push(&B, reduced8(c, v, j + 8), _mm512_add_epi64(idx, s8));
+        idx = _mm512_add_epi64(idx, s16);
     }
+    if (j + 8 <= n) {
+        lanes2_f64_push(&A, reduced8(c, v, j), idx);
+        j += 8;
+    }
+    lanes2_f64_merge(&A, &B);
     double a1[8], a2[8];
     int64_t b1[8], b2[8];
-    _mm512_storeu_pd(a1, m1);
-    _mm512_storeu_pd(a2, m2);
-    _mm512_storeu_si512(b1, i1);
-    _mm512_storeu_si512(b2, i2);
+    _mm512_storeu_pd(a1, A.m1);
+    _mm512_storeu_pd(a2, A.m2);
+    _mm512_storeu_si512(b1, A.i1);
+    _mm512_storeu_si512(b2, A.i2);
     lap_min2 m = lap_lanes_min2(a1, b1, a2, b2, 8);
     imi_lap_two_smallest_tail(c, v, j, n, &m);
     *out = m;
@@ -147,10 +191,6 @@ static inline size_t filter_store(__m512d t, __mmask8 le, __m256i idx, double *h
     _mm512_storeu_pd(h + cnt, _mm512_maskz_compress_pd(le, t));
     _mm256_storeu_si256((__m256i *)(col + cnt), _mm256_maskz_compress_epi32(le, idx));
     return cnt + (size_t)__builtin_popcount(le);
-}
-
-static inline __m512d reduced8(const float *c, const double *v, size_t j) {
-    return _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
 }
 
 /* The smallest float >= x (|x| <= 2^65). */
