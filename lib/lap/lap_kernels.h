@@ -1,8 +1,10 @@
-/* lap_kernels.h - the two row scans that take nearly all of the exact solver's time.
+/* lap_kernels.h - the row and list scans that take nearly all of the exact solver's time.
  *
  * One scalar reference (lap_kernels_scalar.c) and one file per ISA, each computing bitwise the
- * same results: the same double operations in the same order per element, strict comparisons in
- * increasing column order per lane, and lane results merged by (value, lowest index).
+ * same results: the same double operations in the same order per element, comparisons by
+ * (value, lowest index) within lanes and across them. Two kernels may differ between variants
+ * where no result depends on it: the cut (any valid cut gives the same entries) and how a
+ * filter screens its columns (it keeps exactly the columns the double scan keeps).
  */
 #ifndef IMM_LAP_KERNELS_H
 #define IMM_LAP_KERNELS_H
