@@ -142,12 +142,14 @@ static bool pz_pack_panel(const dist_plan *p, bool is_y, size_t r0, const float 
         }
         return true;
     }
-    /* Words: floats, or groups of 4 INT8 values (bytes k0 + 4w .. 4w + 3 of the round). */
+    /* Words: floats, or groups of 4 INT8 values (bytes k0 + 4w .. 4w + 3 of the round), up to
+       the packing group (AMX's y: 64 dimensions), the padding zero. */
     const size_t per_word = kind == PZ_INT8 ? 4 : 1;
-    const size_t words = (kb + per_word - 1) / per_word;
+    const size_t words = (kb + p->group - 1) / p->group * p->group / per_word;
     uint32_t *out = dst;
     for (size_t w0 = 0; w0 < words; w0 += 16) {
-        const size_t d0 = w0 * per_word, n = kb - d0 < 16 * per_word ? kb - d0 : 16 * per_word;
+        const size_t d0 = w0 * per_word;
+        const size_t n = d0 >= kb ? 0 : kb - d0 < 16 * per_word ? kb - d0 : 16 * per_word;
         const size_t nw = words - w0 < 16 ? words - w0 : 16;
         for (size_t g = 0; g < P; g += 16) {
             __m512i v[16];
