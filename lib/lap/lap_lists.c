@@ -11,9 +11,6 @@
 #define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
 #define REBUILD_CHUNK 4
 
-/* The keep smallest (h, j) of row ci, sorted. A cut-off lets few columns through one cheap SIMD
-   pass; only they are looked at. Any cut with at least keep columns below it gives the same
-   entries. */
 lap_pots imi_lap_pots(const lap_state *s) {
     return (lap_pots){s->v, s->vf, fmax(fabs(s->cmin), fabs(s->cmax))};
 }
@@ -29,6 +26,9 @@ lap_pots imi_lap_pots_mirror(const lap_state *s, float *room) {
     return p;
 }
 
+/* The keep smallest (h, j) of row ci, sorted. A cut-off lets few columns through one cheap SIMD
+   pass; only they are looked at. Any cut with at least keep columns below it gives the same
+   entries. */
 void imi_lap_smallest(const lap_state *s, const lap_pots *p, const float *ci, size_t keep,
                       lap_entry *out) {
     lap_entry buf[LIST_FILTER_CAP];

@@ -6,9 +6,9 @@
 #include "lap/lap_sort.h"
 #include "lap/lap_state.h"
 
-/* The keep smallest (c[j] - v[j], j) of the cost row ci, sorted by (value, column);
-   keep <= LAP_CANDIDATES + 1 and keep <= n. Reads
-   only ci and v: rows may be done in parallel. */
+/* The keep smallest (c[j] - v[j], j) of the cost row ci, sorted by (value, column), v being
+   p->v (p->vf, when set, only speeds the scan up); keep <= LAP_CANDIDATES + 1 and keep <= n.
+   Reads only ci and p: rows may be done in parallel. */
 void imi_lap_smallest(const lap_state *s, const lap_pots *p, const float *ci, size_t keep,
                       lap_entry *out);
 

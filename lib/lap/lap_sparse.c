@@ -40,7 +40,6 @@ static int team(const lap_state *s) {
     return s->n * s->n >= LAP_TEAM_CELLS ? s->threads : 1;
 }
 
-/* Row i's first arcs: its SPARSE_ARCS cheapest reduced costs and its diagonal. */
 /* What the row passes read: the state, and its potentials with a float mirror (in bid_val's
    room, the float mirror of the auction's phases: free between them). */
 typedef struct {
@@ -48,6 +47,7 @@ typedef struct {
     lap_pots p;
 } pass_job;
 
+/* Row i's first arcs: its SPARSE_ARCS cheapest reduced costs and its diagonal. */
 static void first_arcs(long row, int tid, void *arg) {
     (void)tid;
     const pass_job *job = arg;
