@@ -64,6 +64,17 @@ static inline int32_t dist_quantize(float v, double inv) {
     return (int32_t)dist_rint((double)v * inv);
 }
 
+/* The INT8 quantization of a row whose largest magnitude has float bits `maxbits`: 127 / amax
+   (0 for a zero row), and the scale amax / 127 that q * scale restores. */
+static inline double dist_quantize_inv(uint32_t maxbits) {
+    const float amax = dist_float(maxbits);
+    return amax > 0.0f ? 127.0 / (double)amax : 0.0;
+}
+
+static inline double dist_quantize_scale(uint32_t maxbits) {
+    return (double)dist_float(maxbits) / 127.0;
+}
+
 /* Sums of squares in a fixed order: 8 double lanes (k mod 8), each x*x then +, lanes combined
    as ((l0+l4)+(l2+l6)) + ((l1+l5)+(l3+l7)). */
 static inline double dist_lanes8(const double l[8]) {

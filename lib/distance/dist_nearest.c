@@ -72,14 +72,14 @@ bool imi_dist_nearest(const float *x, const float *y, size_t k, size_t dim, cons
     const bool int8 = prec == IMM_PRECISION_INT8;
     const bool fp = prec == IMM_PRECISION_FP32 || prec == IMM_PRECISION_BF16;
     const double tiny = fp ? (double)dim * DIST_TINY_NORMS : -1.0;
-    const double xs = (double)dist_float(xr.maxbits) / 127.0;
+    const double xs = dist_quantize_scale(xr.maxbits);
     float dbest = 0.0f;
     int32_t tbest = 0;
     for (size_t t = 0; t < k; t++) {
         const double s = xr.norm + yr[t].norm;
         double d2;
         if (int8) {
-            const double ys = (double)dist_float(yr[t].maxbits) / 127.0;
+            const double ys = dist_quantize_scale(yr[t].maxbits);
             d2 = s - 2.0 * ((xs * ys) * yr[t].dot);
         } else {
             d2 = s - 2.0 * yr[t].dot;

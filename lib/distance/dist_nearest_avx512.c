@@ -308,12 +308,6 @@ INLINE __m512i quantize32(const float *v, size_t n, __m512d inv) {
     return _mm512_packs_epi32(quantize16(a, inv), quantize16(b, inv));
 }
 
-static double inv_of(uint32_t maxbits) {
-    const float amax = dist_float(maxbits);
-    return amax > 0.0f ? 127.0 / (double)amax : 0.0;
-}
-
-static double scale_of(uint32_t maxbits) { return (double)dist_float(maxbits) / 127.0; }
 
 static bool int8_all(const float *x, const float *y, size_t k, size_t dim, const float *next_x,
                      void *scratch, dist_near_row *xr, dist_near_row *yr) {
@@ -322,14 +316,14 @@ static bool int8_all(const float *x, const float *y, size_t k, size_t dim, const
     xr->dot = 0.0;
     if (xr->maxbits >= 0x7f800000u)
         return false;
-    const __m512d xinv = _mm512_set1_pd(inv_of(xr->maxbits));
+    const __m512d xinv = _mm512_set1_pd(dist_quantize_inv(xr->maxbits));
     __m512i sq = _mm512_setzero_si512();
     for (size_t e = 0; e < dim; e += 32) {
         const __m512i q = quantize32(x + e, dim - e, xinv);
         _mm512_store_si512(qx + e, q);
         sq = _mm512_add_epi32(sq, _mm512_madd_epi16(q, q));
     }
-    const double s = scale_of(xr->maxbits);
+    const double s = dist_quantize_scale(xr->maxbits);
     xr->norm = (s * s) * (double)_mm512_reduce_add_epi32(sq); /* < 127^2 66311 < 2^31 */
     /* prefetch cursors as in fp_all: the rows of y then the next image's, and the next x */
     cursor ys = {(const char *)y + NEAR_AHEAD, (const char *)(y + k * dim) + NEAR_AHEAD};
@@ -341,7 +335,7 @@ static bool int8_all(const float *x, const float *y, size_t k, size_t dim, const
         r->maxbits = max_bits(v, dim);
         if (r->maxbits >= 0x7f800000u)
             return false;
-        const __m512d inv = _mm512_set1_pd(inv_of(r->maxbits));
+        const __m512d inv = _mm512_set1_pd(dist_quantize_inv(r->maxbits));
         __m512i vsq = _mm512_setzero_si512(), dot = _mm512_setzero_si512();
         for (size_t e = 0; e < dim; e += 32) {
             cursor_step(&ys, 2); /* a row's lines per row */
@@ -350,7 +344,7 @@ static bool int8_all(const float *x, const float *y, size_t k, size_t dim, const
             vsq = _mm512_add_epi32(vsq, _mm512_madd_epi16(q, q));
             dot = _mm512_add_epi32(dot, _mm512_madd_epi16(q, _mm512_load_si512(qx + e)));
         }
-        const double sv = scale_of(r->maxbits);
+        const double sv = dist_quantize_scale(r->maxbits);
         r->norm = (sv * sv) * (double)_mm512_reduce_add_epi32(vsq);
         r->dot = (double)_mm512_reduce_add_epi32(dot);
     }

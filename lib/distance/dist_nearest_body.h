@@ -84,13 +84,6 @@ static float near_dot(const float *xc, const float *yc, size_t nb, bool swap) {
     return tot;
 }
 
-static double near_inv(uint32_t maxbits) {
-    const float amax = dist_float(maxbits);
-    return amax > 0.0f ? 127.0 / (double)amax : 0.0;
-}
-
-static double near_scale(uint32_t maxbits) { return (double)dist_float(maxbits) / 127.0; }
-
 bool DIST_NEAR_ROWS(imm_precision prec, const float *x, const float *y, size_t k, size_t dim,
                     const float *next_x, void *scratch, dist_near_row *xr, dist_near_row *yr) {
     (void)next_x; /* a hint the portable body does not use */
@@ -100,7 +93,7 @@ bool DIST_NEAR_ROWS(imm_precision prec, const float *x, const float *y, size_t k
         return false;
     if (prec == IMM_PRECISION_INT8) {
         int32_t *qx = scratch;
-        const double inv = near_inv(xr->maxbits), s = near_scale(xr->maxbits);
+        const double inv = dist_quantize_inv(xr->maxbits), s = dist_quantize_scale(xr->maxbits);
         int64_t sq = 0;
         for (size_t e = 0; e < dim; e++) {
             qx[e] = dist_quantize(x[e], inv);
@@ -113,7 +106,7 @@ bool DIST_NEAR_ROWS(imm_precision prec, const float *x, const float *y, size_t k
             r->maxbits = near_max_bits(v, dim);
             if (r->maxbits >= 0x7f800000u)
                 return false;
-            const double iv = near_inv(r->maxbits), sv = near_scale(r->maxbits);
+            const double iv = dist_quantize_inv(r->maxbits), sv = dist_quantize_scale(r->maxbits);
             int64_t vsq = 0, dot = 0; /* |sums| < 127^2 DIST_INT8_MAX_DIM < 2^31 */
             for (size_t e = 0; e < dim; e++) {
                 const int32_t q = dist_quantize(v[e], iv);

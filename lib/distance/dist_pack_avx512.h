@@ -124,10 +124,8 @@ static bool pz_pack_panel(const dist_plan *p, bool is_y, size_t r0, const float 
     const bool scaled = p->prescale != 1.0f;
     const __m512 scale = _mm512_set1_ps(p->prescale);
     double inv[32];
-    for (size_t r = 0; r < count; r++) {
-        const float amax = dist_float(maxbits[r0 + r]);
-        inv[r] = amax > 0.0f ? 127.0 / (double)amax : 0.0;
-    }
+    for (size_t r = 0; r < count; r++)
+        inv[r] = dist_quantize_inv(maxbits[r0 + r]);
     if (amx && !is_y) { /* x as the A tile: each chunk of 64 dimensions is P rows of 64 bytes */
         uint8_t *out = dst;
         for (size_t c0 = 0; c0 < kb; c0 += 64, out += 64 * P) {

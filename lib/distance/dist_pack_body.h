@@ -158,11 +158,6 @@ static uint32_t max_abs_bits(const float *v, size_t n) {
     return m;
 }
 
-static double inv_of(uint32_t maxbits) {
-    const float amax = dist_float(maxbits);
-    return amax > 0.0f ? 127.0 / (double)amax : 0.0;
-}
-
 static void row_stats(const dist_plan *p, const float *v, bool max_known, uint32_t *maxbits,
                       double *norm, double *scale, double *sumq) {
     const size_t dim = p->dim;
@@ -171,7 +166,7 @@ static void row_stats(const dist_plan *p, const float *v, bool max_known, uint32
     if (*maxbits >= 0x7f800000u) /* NaN/Inf: the call fails */
         return;
     if (p->prec == IMM_PRECISION_INT8) {
-        const double inv = inv_of(*maxbits), s = (double)dist_float(*maxbits) / 127.0;
+        const double inv = dist_quantize_inv(*maxbits), s = dist_quantize_scale(*maxbits);
         int64_t sq = 0, sum = 0;
 #if defined(DIST_STATS_INT8_FAST)
         DIST_STATS_INT8_FAST(v, dim, inv, &sum, &sq);
@@ -238,7 +233,7 @@ void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src,
             const size_t row = r0 + r;
             const float *v = src + row * dim + k0 + c0;
             if (int8)
-                pack_chunk_int8(p, is_y, v, n, P, r, inv_of(maxbits[row]), tile);
+                pack_chunk_int8(p, is_y, v, n, P, r, dist_quantize_inv(maxbits[row]), tile);
             else
                 pack_chunk_float(p, v, n, P, r, tile);
         }

@@ -7,8 +7,8 @@
  * into a shared buffer and each task packs its mc rows of x into its own; for each block of kc
  * dimensions in the round, the micro-kernels store (first block) or add the block's dot products
  * into `out`, which thus holds x.y when all blocks are done; a last pass turns each into a
- * distance in place. Memory is O(m kpack + threads mc kpack + n + m), kpack m <= 4 MiB packed
- * unless one block needs more.
+ * distance in place. Memory is O(m kpack + threads mc kpack + n + m), m kpack within
+ * DIST_YBUF_BYTES packed unless one block needs more.
  */
 #ifndef IMM_DISTANCE_DIST_PLAN_H
 #define IMM_DISTANCE_DIST_PLAN_H
@@ -41,6 +41,12 @@
    2^60 (FP32, BF16): no fp32 product or partial sum can then overflow. */
 #define DIST_PRESCALE_LIMIT 0x1p60
 
+/* Packing buffers: y's panels of a round within DIST_YBUF_BYTES, a task's rows of x within
+   DIST_XBUF_BYTES (unless one block of dimensions needs more). Each round costs two barriers,
+   and on a shared machine a barrier can cost a scheduler slice. */
+#define DIST_YBUF_BYTES ((size_t)4 << 20)
+#define DIST_XBUF_BYTES ((size_t)1 << 20)
+
 /* Rows of x per scratch chunk of the packer and its L1 transposition buffer. */
 #define DIST_PACK_SCRATCH 20480
 
@@ -55,7 +61,7 @@ typedef struct dist_plan_s {
     size_t group;     /* packing group: kgroup, or 2 when swapping pairs */
     size_t elem;      /* bytes per packed element */
     size_t nib, njb;  /* tasks: nib blocks of x's micro-panels by njb blocks of y's */
-    size_t mc, nc;    /* the most rows of x (a multiple of mr) and of y (of nr) in a task */
+    size_t mc;        /* the most rows of x in a task (a multiple of mr) */
     size_t ypanels;   /* ceil(m / nr) */
     int threads;
 

@@ -4,7 +4,6 @@
  */
 #include <float.h>
 #include <math.h>
-#include <string.h>
 
 #include "core/internal.h"
 #include "distance/dist_convert.h"
@@ -37,11 +36,8 @@ double imi_dist_direct(const dist_plan *p, size_t i, size_t j, const float *x, c
     const float *a = x + i * p->dim, *b = y + j * p->dim;
     double ia = 0, ib = 0, sa = 0, sb = 0;
     if (p->prec == IMM_PRECISION_INT8) {
-        float ma, mb;
-        memcpy(&ma, &p->xmax[i], sizeof ma);
-        memcpy(&mb, &p->ymax[j], sizeof mb);
-        ia = ma > 0.0f ? 127.0 / (double)ma : 0.0, sa = (double)ma / 127.0;
-        ib = mb > 0.0f ? 127.0 / (double)mb : 0.0, sb = (double)mb / 127.0;
+        ia = dist_quantize_inv(p->xmax[i]), sa = dist_quantize_scale(p->xmax[i]);
+        ib = dist_quantize_inv(p->ymax[j]), sb = dist_quantize_scale(p->ymax[j]);
     }
     double l[8] = {0};
     for (size_t k = 0; k < p->dim; k++) {

@@ -1,10 +1,10 @@
 /* dist_tiles.c - the blocked, parallel part of a distance call.
  *
  * For each round of kpack dimensions (in order): the threads pack y's panels of the round into
- * the shared buffer; then each task (mc rows of x against nc rows of y) packs its rows of x and,
- * block of kc by block (INT8: the whole round at once), runs the micro-kernel over every MR x NR
- * tile, storing (first block) or adding the dot products into out. After the last block, the norms are summed and each row of out
- * is turned into distances. Which thread runs a task, and the task sizes, change nothing: every
+ * the shared buffer; then each task (a block of x's micro-panels against a block of y's) packs
+ * its rows of x and, block of kc by block (INT8: the whole round at once), runs the micro-kernel
+ * over every MR x NR tile, storing (first block) or adding the dot products into out. After the
+ * last block, the norms are summed and each row of out is turned into distances. Which thread runs a task, and the task sizes, change nothing: every
  * output goes through the same operations in the same order. Compiled without ISA flags.
  *
  * A kernel with per-thread state (AMX: the tile configuration) gets enter() / leave() around the

@@ -37,15 +37,12 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     p->kc = dist_store_int(k->store) ? DIST_KC_INT8 : DIST_KC_FLOAT;
     p->elem = store_bytes(k->store);
     p->ypanels = (m + k->nr - 1) / k->nr;
-    /* As many blocks per packing round as keep y's buffer within 4 MiB (2^20 fp32 values):
-       each round costs two barriers, and on a shared machine a barrier can cost a scheduler
-       slice. Grows with m and dim (the workspace must). */
+    /* As many blocks per packing round as keep y's and each task's x's packed rows within
+       their buffers (dist_plan.h). Grows with m and dim (the workspace must). */
     const size_t blocks = (dim + p->kc - 1) / p->kc, rows = p->ypanels * k->nr;
-    const size_t ycap = ((size_t)1 << 22) / p->elem;
+    const size_t ycap = DIST_YBUF_BYTES / p->elem, xcap = DIST_XBUF_BYTES / p->elem;
     size_t fit = rows * p->kc >= ycap ? 1 : ycap / (rows * p->kc);
-    /* ... and a thread's rows of x within 1 MiB. */
     const size_t xrows = round_up(k->mc, k->mr) * p->kc,
-                 xcap = ((size_t)1 << 20) / p->elem,
                  xfit = xrows >= xcap ? 1 : xcap / xrows;
     fit = fit < xfit ? fit : xfit;
     p->kpack = p->kc * (fit < blocks ? fit : blocks);
@@ -67,7 +64,6 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     p->nib = nib;
     p->njb = njb;
     p->mc = (xpanels + nib - 1) / nib * k->mr;
-    p->nc = (p->ypanels + njb - 1) / njb * k->nr;
     /* INT8 sums are int32: exact up to DIST_INT8_MAX_DIM dimensions. */
     return n <= SIZE_MAX / 64 && m <= SIZE_MAX / 64 && p->ypanels <= SIZE_MAX / k->nr &&
            (o->precision != IMM_PRECISION_INT8 || dim <= DIST_INT8_MAX_DIM);
@@ -84,7 +80,7 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     /* Caps of the rounds (make_plan), not the rounds themselves, which step down as m grows:
        the workspace must grow with n, m and dim. */
     const size_t rows = p->ypanels * p->k->nr, dimp = round_up(p->dim, p->kc);
-    const size_t ycap = ((size_t)1 << 22) / p->elem, xcap = ((size_t)1 << 20) / p->elem;
+    const size_t ycap = DIST_YBUF_BYTES / p->elem, xcap = DIST_XBUF_BYTES / p->elem;
     size_t bcap = rows * p->kc > ycap ? rows * p->kc : ycap;
     size_t acap = amax * p->kc > xcap ? amax * p->kc : xcap;
     size_t bfull, afull;

@@ -203,20 +203,14 @@ static int64_t phase_serial(lap_state *s, double eps, int64_t budget) {
 
 /* Bids of a Gauss-Seidel phase scan dense rows in float (twice the lanes) while float resolves
    them: eps at least 2^-18 of the magnitudes involved (float's unit roundoff is 2^-24), and
-   magnitudes far inside float's range. Only the potentials depend on it, never the exactness
-   of what follows (the exact phases scan in double). s->vf mirrors v (bid_val's room: the
-   Jacobi auction's scratch). */
+   magnitudes within LAP_FLOAT_RANGE. Only the potentials depend on it, never the exactness of
+   what follows (the exact phases scan in double). */
 #define FLOAT_BID_RESOLUTION 0x1p-18
-#define FLOAT_BID_RANGE 0x1p64
 
 static void float_bids(lap_state *s, double eps, double vmax) {
     const double mag = fmax(vmax, fmax(fabs(s->cmin), fabs(s->cmax)));
-    if (!(mag <= FLOAT_BID_RANGE && eps >= FLOAT_BID_RESOLUTION * mag))
-        return;
-    float *vf = (float *)s->bid_val;
-    for (size_t j = 0; j < s->n; j++)
-        vf[j] = (float)s->v[j];
-    s->vf = vf;
+    if (mag <= LAP_FLOAT_RANGE && eps >= FLOAT_BID_RESOLUTION * mag)
+        s->vf = imi_lap_float_mirror(s);
 }
 
 /* The phases of imi_auction (serial = false) and imi_auction_serial (true). */

@@ -188,6 +188,12 @@ static void warm_start(lap_state *s, double eps_first, double eps_last) {
         (void)imi_lap_column_means(s);  /* costs known valid here */
 }
 
+/* Back to the dense phases, with the potentials they had left (saved). */
+static void leave_sparse(lap_state *s, const double *saved) {
+    memcpy(s->v, saved, s->n * sizeof(double));
+    imi_lap_sparse_end(s);
+}
+
 /* The sparse mode (lap_sparse.c): a dense auction phase at eps, then the arcs and the remaining
    phases on them. A sparse phase that spends its budget is a price war on arcs that miss the
    structure: the dense phases go one epsilon further from the potentials they left, and the
@@ -195,12 +201,6 @@ static void warm_start(lap_state *s, double eps_first, double eps_last) {
    heavy ties never settle on arcs). True when the sparse mode proved an optimal assignment;
    false when it gave up (price wars down to the last epsilon, or a row needed more arcs than
    its list holds), with *eps where the dense phases continue and v what they left there. */
-/* Back to the dense phases, with the potentials they had left (saved). */
-static void leave_sparse(lap_state *s, const double *saved) {
-    memcpy(s->v, saved, s->n * sizeof(double));
-    imi_lap_sparse_end(s);
-}
-
 static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
     auction_stats st;
     for (int attempt = 0; attempt < SPARSE_ATTEMPTS && *eps > eps_last; attempt++) {

@@ -48,9 +48,11 @@ typedef struct {
 } lap_pots;
 
 /* What a float screen widens a cut x by (a monotone bound of the error above, with room for
-   the roundings of the bound itself); the screen is used only while cmag + |x| <= 2^64. */
+   the roundings of the bound itself); the screen is used only while cmag + |x| <=
+   LAP_FLOAT_RANGE, the magnitudes up to which potentials and costs go through float at all
+   (screens, the auction's float bids): far inside float's range. */
 #define LAP_POTS_WIDEN(cmag, x) (0x1p-21 * ((cmag) + fabs(x)))
-#define LAP_POTS_RANGE 0x1p64
+#define LAP_FLOAT_RANGE 0x1p64
 
 /* Stores, in increasing column order, every j with h = (double)c[j] - v[j] <= cut: h[k] and
  * col[k]. Returns the count, or cap + 1 as soon as more than cap qualify (h and col then need
@@ -72,7 +74,8 @@ static inline size_t lap_block_start(size_t b, size_t n, size_t nb) {
 typedef double (*lap_cut_fn)(const float *c, const lap_pots *p, size_t n, size_t keep);
 
 /* The keep smallest of cnt entries (h[t], col[t]) by (h, column), sorted, into out
-   (1 <= keep <= cnt; the columns are distinct). */
+   (1 <= keep <= cnt <= LAP_SELECT_MAX; the columns are distinct). */
+#define LAP_SELECT_MAX 512
 typedef void (*lap_select_fn)(const double *h, const int32_t *col, size_t cnt, size_t keep,
                               lap_entry *out);
 
@@ -97,11 +100,12 @@ typedef struct {
     lap_list_min2_fn list_min2;
 } lap_kernels;
 
-/* One more column j, in increasing column order, into the two smallest so far: strict
-   comparisons keep the lower column on ties (the scalar scans and every vector tail). */
+/* One more column j into the two smallest so far, by (h, column): the scalar scans, every
+   vector tail and the scalar list scan. In increasing column order the column never decides
+   (strict comparisons keep the lower column on ties); lists come in any order. */
 static inline void lap_min2_push(lap_min2 *m, double h, int32_t j) {
-    if (h < m->u2) {
-        if (h < m->u1) {
+    if (h < m->u2 || (h == m->u2 && j < m->j2)) {
+        if (h < m->u1 || (h == m->u1 && j < m->j1)) {
             m->u2 = m->u1;
             m->j2 = m->j1;
             m->u1 = h;
@@ -172,7 +176,8 @@ void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, floa
 size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap);
 /* The cut from the minima of 2 keep blocks of the row (block_min: the variant's block scan),
-   and the selection by a bounded heap: the scalar way, which the vector variants fall back on. */
+   the selection by a bounded heap and the list scan: the scalar ways, which the vector
+   variants fall back on. */
 typedef void (*lap_block_min_fn)(const float *c, const double *v, size_t n, size_t nb,
                                  double *mins);
 double imi_lap_cut_blocks(const float *c, const double *v, size_t n, size_t keep,

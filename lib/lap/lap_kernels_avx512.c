@@ -44,6 +44,27 @@ static inline void lanes2_f64_merge(lanes2_f64 *a, const lanes2_f64 *b) {
     a->i2 = _mm512_mask_mov_epi64(ir, lt, ilo);
 }
 
+/* Columns idx in any order (lists): compared by (h, column). */
+static inline void lanes2_f64_push_lex(lanes2_f64 *l, __m512d h, __m512i idx) {
+    const __mmask8 lt1 = lex_lt_f64(h, idx, l->m1, l->i1);
+    const __mmask8 lt2 = lex_lt_f64(h, idx, l->m2, l->i2);
+    l->m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(l->m2, lt2, h), lt1, l->m1);
+    l->i2 = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(l->i2, lt2, idx), lt1, l->i1);
+    l->m1 = _mm512_mask_mov_pd(l->m1, lt1, h);
+    l->i1 = _mm512_mask_mov_epi64(l->i1, lt1, idx);
+}
+
+/* The two smallest over the lanes (lap_lanes_min2). */
+static inline lap_min2 lanes2_f64_result(const lanes2_f64 *l) {
+    double a1[8], a2[8];
+    int64_t b1[8], b2[8];
+    _mm512_storeu_pd(a1, l->m1);
+    _mm512_storeu_pd(a2, l->m2);
+    _mm512_storeu_si512(b1, l->i1);
+    _mm512_storeu_si512(b2, l->i2);
+    return lap_lanes_min2(a1, b1, a2, b2, 8);
+}
+
 static inline __m512d reduced8(const float *c, const double *v, size_t j) {
     return _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
 }
@@ -65,13 +86,7 @@ static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_m
         j += 8;
     }
     lanes2_f64_merge(&A, &B);
-    double a1[8], a2[8];
-    int64_t b1[8], b2[8];
-    _mm512_storeu_pd(a1, A.m1);
-    _mm512_storeu_pd(a2, A.m2);
-    _mm512_storeu_si512(b1, A.i1);
-    _mm512_storeu_si512(b2, A.i2);
-    lap_min2 m = lap_lanes_min2(a1, b1, a2, b2, 8);
+    lap_min2 m = lanes2_f64_result(&A);
     imi_lap_two_smallest_tail(c, v, j, n, &m);
     *out = m;
 }
@@ -162,8 +177,7 @@ static void relax_avx512(const float *c, const double *v, const double *sc, doub
     size_t j = 0;
     for (; j + 8 <= n; j += 8) {
         __m512d s = _mm512_loadu_pd(sc + j);
-        __m512d t = _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j));
-        t = _mm512_add_pd(_mm512_sub_pd(t, vr), s);
+        const __m512d t = _mm512_add_pd(_mm512_sub_pd(reduced8(c, v, j), vr), s);
         __m512d dj = _mm512_loadu_pd(d + j);
         __mmask8 lt = _mm512_cmp_pd_mask(t, dj, _CMP_LT_OQ);
         dj = _mm512_mask_mov_pd(dj, lt, t);
@@ -205,7 +219,7 @@ static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double 
     const __m512d vcut = _mm512_set1_pd(cut);
     __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     size_t cnt = 0, j = 0;
-    if (p->vf != NULL && p->cmag + fabs(cut) <= LAP_POTS_RANGE) {
+    if (p->vf != NULL && p->cmag + fabs(cut) <= LAP_FLOAT_RANGE) {
         /* 16 columns screened in float, the candidates decided in double */
         const __m512 fcut = _mm512_set1_ps(float_at_least(cut + LAP_POTS_WIDEN(p->cmag, cut)));
         for (; j + 16 <= n; j += 16) {
@@ -243,8 +257,7 @@ static void block_min_avx512(const float *c, const double *v, size_t n, size_t n
         size_t j = lap_block_start(b, n, nb), to = lap_block_start(b + 1, n, nb);
         __m512d m = _mm512_set1_pd(INFINITY);
         for (; j + 8 <= to; j += 8)
-            m = _mm512_min_pd(
-                m, _mm512_sub_pd(_mm512_cvtps_pd(_mm256_loadu_ps(c + j)), _mm512_loadu_pd(v + j)));
+            m = _mm512_min_pd(m, reduced8(c, v, j));
         double r = _mm512_reduce_min_pd(m);
         for (; j < to; j++) {
             double h = (double)c[j] - v[j];
@@ -264,7 +277,7 @@ static double cut_avx512(const float *c, const lap_pots *p, size_t n, size_t kee
         return imi_lap_cut_blocks(c, v, n, keep, block_min_avx512);
     double mins[CUT_CLASSES];
     size_t j = 0;
-    const bool screen = p->vf != NULL && p->cmag <= LAP_POTS_RANGE;
+    const bool screen = p->vf != NULL && p->cmag <= LAP_FLOAT_RANGE;
     if (screen) { /* classes of 16 float lanes, four of them */
         __m512 m[4];
         for (int g = 0; g < 4; g++)
@@ -365,36 +378,24 @@ static void col_add_avx512(const float *c, double *v, size_t n, float *lo, float
     imi_lap_col_add_tail(c, v, j, n, lo, hi);
 }
 
-/* Lists hold columns in any order: the lanes keep their two smallest by (h, column), compared
-   lexicographically (not by position, as the row scans may), then merge as usual. */
+/* Lists hold columns in any order: the lanes keep their two smallest by (h, column), then
+   merge as usual. */
 static void list_min2_avx512(const float *lc, const int32_t *lj, const double *v, size_t len,
                              lap_min2 *out) {
-    __m512d m1 = _mm512_set1_pd(INFINITY), m2 = m1;
-    __m256i i1 = _mm256_set1_epi32(-1), i2 = i1;
+    lanes2_f64 l;
+    lanes2_f64_init(&l);
     for (size_t t = 0; t < len; t += 8) {
         const __mmask8 live = len - t >= 8 ? (__mmask8)0xff : (__mmask8)((1u << (len - t)) - 1u);
-        const __m256i j = _mm256_mask_loadu_epi32(_mm256_set1_epi32(-1), live, lj + t);
+        const __m256i j = _mm256_maskz_loadu_epi32(live, lj + t);
         const __m512d vj = _mm512_mask_i32gather_pd(_mm512_setzero_pd(), live, j, v, 8);
         const __m512d cj = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(live, lc + t));
+        /* dead lanes: (+Inf, -1), which never enters */
         const __m512d h = _mm512_mask_sub_pd(_mm512_set1_pd(INFINITY), live, cj, vj);
-        const __mmask8 lt1 = _mm512_cmp_pd_mask(h, m1, _CMP_LT_OQ) |
-                             (_mm512_cmp_pd_mask(h, m1, _CMP_EQ_OQ) &
-                              _mm256_cmp_epi32_mask(j, i1, _MM_CMPINT_LT));
-        const __mmask8 lt2 = _mm512_cmp_pd_mask(h, m2, _CMP_LT_OQ) |
-                             (_mm512_cmp_pd_mask(h, m2, _CMP_EQ_OQ) &
-                              _mm256_cmp_epi32_mask(j, i2, _MM_CMPINT_LT));
-        m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(m2, lt2, h), lt1, m1);
-        i2 = _mm256_mask_mov_epi32(_mm256_mask_mov_epi32(i2, lt2, j), lt1, i1);
-        m1 = _mm512_mask_mov_pd(m1, lt1, h);
-        i1 = _mm256_mask_mov_epi32(i1, lt1, j);
+        const __m512i jj = _mm512_mask_mov_epi64(_mm512_set1_epi64(-1), live,
+                                                 _mm512_cvtepi32_epi64(j));
+        lanes2_f64_push_lex(&l, h, jj);
     }
-    double a1[8], a2[8];
-    int64_t b1[8], b2[8];
-    _mm512_storeu_pd(a1, m1);
-    _mm512_storeu_pd(a2, m2);
-    _mm512_storeu_si512(b1, _mm512_cvtepi32_epi64(i1));
-    _mm512_storeu_si512(b2, _mm512_cvtepi32_epi64(i2));
-    *out = lap_lanes_min2(a1, b1, a2, b2, 8);
+    *out = lanes2_f64_result(&l);
 }
 
 const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512,

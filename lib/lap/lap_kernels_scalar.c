@@ -1,7 +1,6 @@
 /* lap_kernels_scalar.c - the reference row scans, and the scalar tails the vector variants end
  * with. */
 #include <math.h>
-#include <string.h>
 
 #include "lap/lap_kernels.h"
 
@@ -97,36 +96,17 @@ double imi_lap_cut_blocks(const float *c, const double *v, size_t n, size_t keep
 
 void imi_lap_select_heap(const double *h, const int32_t *col, size_t cnt, size_t keep,
                          lap_entry *out) {
-    lap_entry e[512];
-    size_t done = 0, have = 0;
-    while (done < cnt) { /* chunks of 512, the kept ones carried over */
-        size_t len = have;
-        memcpy(e, out, have * sizeof *e);
-        for (; done < cnt && len < sizeof e / sizeof *e; done++)
-            e[len++] = (lap_entry){h[done], col[done]};
-        have = len < keep ? len : keep;
-        imi_lap_keep_smallest(e, len, have, out);
-    }
+    lap_entry e[LAP_SELECT_MAX];
+    for (size_t t = 0; t < cnt; t++)
+        e[t] = (lap_entry){h[t], col[t]};
+    imi_lap_keep_smallest(e, cnt, keep, out);
 }
 
 void imi_lap_list_min2_scalar(const float *lc, const int32_t *lj, const double *v, size_t len,
                               lap_min2 *out) {
     lap_min2 r = {INFINITY, INFINITY, -1, -1};
-    for (size_t t = 0; t < len; t++) {
-        const double h = (double)lc[t] - v[lj[t]];
-        const int32_t j = lj[t];
-        if (h < r.u2 || (h == r.u2 && j < r.j2)) {
-            if (h < r.u1 || (h == r.u1 && j < r.j1)) {
-                r.u2 = r.u1;
-                r.j2 = r.j1;
-                r.u1 = h;
-                r.j1 = j;
-            } else {
-                r.u2 = h;
-                r.j2 = j;
-            }
-        }
-    }
+    for (size_t t = 0; t < len; t++)
+        lap_min2_push(&r, (double)lc[t] - v[lj[t]], lj[t]);
     *out = r;
 }
 

@@ -8,21 +8,16 @@
 #include "lap/lap_lists.h"
 #include "lap/lap_sort.h"
 
-#define LIST_FILTER_CAP 512 /* most columns a guessed cut-off may let through */
+#define LIST_FILTER_CAP LAP_SELECT_MAX /* most columns a guessed cut-off may let through */
 #define REBUILD_CHUNK 4
 
 lap_pots imi_lap_pots(const lap_state *s) {
     return (lap_pots){s->v, s->vf, fmax(fabs(s->cmin), fabs(s->cmax))};
 }
 
-lap_pots imi_lap_pots_mirror(const lap_state *s, float *room) {
-    lap_pots p = {s->v, NULL, fmax(fabs(s->cmin), fabs(s->cmax))};
-    for (size_t j = 0; j < s->n; j++)
-        if (!(fabs(s->v[j]) <= LAP_POTS_RANGE))
-            return p; /* far outside what a float screen is for */
-    for (size_t j = 0; j < s->n; j++)
-        room[j] = (float)s->v[j];
-    p.vf = room;
+lap_pots imi_lap_pots_mirror(lap_state *s) {
+    lap_pots p = imi_lap_pots(s);
+    p.vf = imi_lap_float_mirror(s);
     return p;
 }
 
@@ -49,7 +44,7 @@ void imi_lap_smallest(const lap_state *s, const lap_pots *p, const float *ci, si
         size_t len = have;
         memcpy(buf, out, have * sizeof(lap_entry));
         for (; j < n && len < LIST_FILTER_CAP; j++)
-            buf[len++] = (lap_entry){(double)ci[j] - s->v[j], (int32_t)j};
+            buf[len++] = (lap_entry){(double)ci[j] - p->v[j], (int32_t)j};
         have = len < keep ? len : keep;
         imi_lap_keep_smallest(buf, len, have, out);
     }

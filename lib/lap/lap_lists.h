@@ -15,9 +15,9 @@ void imi_lap_smallest(const lap_state *s, const lap_pots *p, const float *ci, si
 /* s->v as the row scans' potentials, with s->vf (the auction's float mirror, or NULL). */
 lap_pots imi_lap_pots(const lap_state *s);
 
-/* The same with a float mirror of v written into `room` (n floats): for passes over many rows
-   while v stays put. */
-lap_pots imi_lap_pots_mirror(const lap_state *s, float *room);
+/* The same with a fresh float mirror of v (imi_lap_float_mirror; outside the auction's phases):
+   for passes over many rows while v stays put. */
+lap_pots imi_lap_pots_mirror(lap_state *s);
 
 /* Smallest two reduced costs of row i (exactly what the dense kernel returns), from the row's
    candidate list when it decides them, else from a fresh list or the dense row. Touches only

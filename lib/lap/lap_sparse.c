@@ -40,8 +40,7 @@ static int team(const lap_state *s) {
     return s->n * s->n >= LAP_TEAM_CELLS ? s->threads : 1;
 }
 
-/* What the row passes read: the state, and its potentials with a float mirror (in bid_val's
-   room, the float mirror of the auction's phases: free between them). */
+/* What the row passes read: the state, and its potentials with a float mirror. */
 typedef struct {
     lap_state *s;
     lap_pots p;
@@ -74,7 +73,7 @@ static void first_arcs(long row, int tid, void *arg) {
 
 void imi_lap_sparse_begin(lap_state *s) {
     const size_t n = s->n;
-    pass_job job = {s, imi_lap_pots_mirror(s, (float *)s->bid_val)};
+    pass_job job = {s, imi_lap_pots_mirror(s)};
     imi_parallel_for(team(s), (long)n, ROWS_PER_CHUNK, first_arcs, &job);
     s->scans += (int64_t)n;
     for (size_t j = 0; j < n; j++) {
@@ -257,7 +256,7 @@ bool imi_lap_sparse_prove(lap_state *s) {
     int32_t *status = s->scanned;
     for (int round = 0; round < SPARSE_ROUNDS; round++) {
         s->rounds++;
-        pass_job job = {s, imi_lap_pots_mirror(s, (float *)s->bid_val)};
+        pass_job job = {s, imi_lap_pots_mirror(s)};
         imi_parallel_for(team(s), (long)n, ROWS_PER_CHUNK, prove_row, &job);
         size_t freed = 0;
         for (size_t i = 0; i < n; i++) {

@@ -205,6 +205,16 @@ double imi_lap_spread(const lap_state *s) {
     return spread / (double)sample;
 }
 
+float *imi_lap_float_mirror(lap_state *s) {
+    float *vf = (float *)s->bid_val;
+    for (size_t j = 0; j < s->n; j++) {
+        if (!(fabs(s->v[j]) <= LAP_FLOAT_RANGE))
+            return NULL;
+        vf[j] = (float)s->v[j];
+    }
+    return vf;
+}
+
 bool imi_lap_potentials_usable(const lap_state *s) {
     const double limit = LAP_V_BAND * fmax(fabs(s->cmin), fabs(s->cmax));
     for (size_t j = 0; j < s->n; j++)

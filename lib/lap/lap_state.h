@@ -32,7 +32,7 @@ typedef struct {
     int32_t *x;        /* m: column of row i, or -1 */
     int32_t *y;        /* n: row of column j, or -1 */
     double *v;         /* n: column potentials (minus the auction's prices) */
-    float *vf;         /* NULL, or v rounded to float while an auction phase bids in float */
+    float *vf;         /* NULL, or imi_lap_float_mirror() while an auction phase bids in float */
     /* Candidate lists (real rows only): the LAP_CANDIDATES columns of smallest reduced cost when
        the list was built, with their costs, and a lower bound on the reduced cost of every other
        column. v never increases (auction, ARR and Dijkstra only lower it), so the bound stays
@@ -141,5 +141,10 @@ double imi_lap_spread(const lap_state *s);
 /* Whether the exact phases can start from s->v: finite and within LAP_V_BAND max(|cmin|, |cmax|)
    of zero (cmin / cmax as set by imi_lap_column_means()). */
 bool imi_lap_potentials_usable(const lap_state *s);
+
+/* v rounded to float, written into bid_val's room (the Jacobi auction's scratch: free during the
+   serial phases and between phases), or NULL when some |v_j| exceeds LAP_FLOAT_RANGE. The
+   mirror holds until v changes (the serial phases update it with v). */
+float *imi_lap_float_mirror(lap_state *s);
 
 #endif
