@@ -373,6 +373,20 @@ static void variant_cases(emit_fn emit, void *ctx) {
                 free(y);
                 free(out);
             }
+    /* INT8 with y too large for one packing round (2100 rows: rounds of 1024 dimensions), so
+       x is packed per task, not in the pre-pass as in the cases above (dist_plan.h). */
+    const size_t n = 20, m = 2100, dim = 2500;
+    float *x = malloc(n * dim * sizeof *x), *y = malloc(m * dim * sizeof *y);
+    float *out = malloc(n * m * sizeof *out);
+    assert_true(x && y && out);
+    make_data(DATA_MIXED, x, n, y, m, dim, 3100);
+    imm_options o = tu_opts(IMM_SOLVER_EXACT, IMM_PRECISION_INT8, IMM_METRIC_L2, 0);
+    int st = imm_distance(x, n, y, m, dim, &o, out);
+    emit("INT8/L2/rounds/20x2100x2500", hash_bytes(out, n * m * sizeof *out) ^ (uint64_t)(st + 100),
+         ctx);
+    free(x);
+    free(y);
+    free(out);
 }
 
 static void print_case(const char *name, uint64_t hash, void *ctx) {

@@ -47,14 +47,19 @@ typedef void (*dist_tile_fn)(const void *a, const void *b, size_t kb, void *c, s
 
 struct dist_plan_s;
 
+/* The most rows in a panel (every kernel's mr and nr). */
+#define DIST_PANEL_MAX 32
+
 /* Packs rows [r0, r0 + P) of src (x or y), dimensions [k0, k0 + kb), into one panel at dst
-   (dist_pack_body.h). */
+   (dist_pack_body.h). In a prepacked plan (dist_plan.h: INT8, whole rows, from the pre-pass)
+   it also stores each row's sum q and norm, which the statistics then leave to it. */
 typedef void (*dist_pack_fn)(const struct dist_plan_s *p, bool is_y, size_t r0, const float *src,
                              size_t k0, size_t kb, void *dst, void *scratch);
 
 /* Pre-pass of `rows` consecutive rows from v (dim floats each): maxbits[r] = max |v| as float
    bits (unless max_known); if finite, norm[r] = the squared norm of the row as the kernels see
-   it, and for INT8 scale[r] and sumq[r] (the sum of q). */
+   it, and for INT8 scale[r] and sumq[r] (the sum of q; in a prepacked plan only scale[r]: the
+   packer, which quantizes the row anyway, stores sumq[r] and norm[r]). */
 typedef void (*dist_stats_fn)(const struct dist_plan_s *p, const float *v, size_t rows,
                               bool max_known, uint32_t *maxbits, double *norm, double *scale,
                               double *sumq);
@@ -74,7 +79,7 @@ typedef struct {
     void (*enter)(void);
     void (*leave)(void);
     const char *name; /* e.g. "f32_avx512_14x32", for benchmarks and bug reports */
-    unsigned mr, nr;  /* micro-tile: rows of x, rows of y */
+    unsigned mr, nr;  /* micro-tile: rows of x, rows of y (at most DIST_PANEL_MAX) */
     unsigned kgroup;  /* consecutive dimensions per packed group */
     dist_store store;
     unsigned mc; /* preferred block of rows of x per task (a multiple of mr) */

@@ -65,14 +65,28 @@ static inline __m512i pz_quantize16(const float *v, __mmask16 mask, __m512d inv)
     return _mm512_inserti64x4(_mm512_castsi256_si512(qlo), qhi, 1);
 }
 
-/* n <= 64 dimensions of a row quantized, plus `off`, as 64 bytes (bytes n.. are 0). */
-static inline __m512i pz_quantize64(const float *v, size_t n, __m512d inv, int32_t off) {
+/* Per-row sums of q and q^2 in int32 lanes (prepacked INT8 plans): each lane takes one q of
+   every 16, so |lane| <= 127^2 DIST_INT8_MAX_DIM / 16 < 2^31; all exact, in any order. */
+typedef struct {
+    __m512i sum, sq;
+} pz_sums;
+
+/* n <= 64 dimensions of a row quantized, plus `off`, as 64 bytes (bytes n.. are 0); the q
+   added to *acc unless it is NULL. */
+static inline __m512i pz_quantize64(const float *v, size_t n, __m512d inv, int32_t off,
+                                    pz_sums *acc) {
     const __m512i offv = _mm512_set1_epi32(off);
     __m512i r = _mm512_setzero_si512();
     for (int h = 0; h < 4; h++) {
         const size_t left = n > 16 * (size_t)h ? n - 16 * (size_t)h : 0;
         const __mmask16 m = pz_mask16(left);
-        const __m512i q = _mm512_maskz_add_epi32(m, pz_quantize16(v + 16 * h, m, inv), offv);
+        const __m512i q0 = pz_quantize16(v + 16 * h, m, inv); /* 0 outside m */
+        if (acc != NULL) {
+            const __m512i a = _mm512_abs_epi32(q0); /* < 2^15: vpmaddwd squares it exactly */
+            acc->sum = _mm512_add_epi32(acc->sum, q0);
+            acc->sq = _mm512_add_epi32(acc->sq, _mm512_madd_epi16(a, a));
+        }
+        const __m512i q = _mm512_maskz_add_epi32(m, q0, offv);
         const __m128i bytes = _mm512_cvtepi32_epi8(q); /* 0 <= q + off <= 255, or |q| <= 127 */
         switch (h) { /* the lane index of inserti32x4 is an immediate */
         case 0: r = _mm512_inserti32x4(r, bytes, 0); break;
@@ -88,15 +102,44 @@ static inline __m512i pz_quantize64(const float *v, size_t n, __m512d inv, int32
 typedef enum { PZ_FLOAT, PZ_HALF, PZ_INT8 } pz_kind;
 
 static inline __m512i pz_row_words(pz_kind kind, const float *v, size_t n, __m512 scale,
-                                   bool scaled, __m512d inv, int32_t off) {
+                                   bool scaled, __m512d inv, int32_t off, pz_sums *acc) {
     if (kind == PZ_INT8)
-        return pz_quantize64(v, n, inv, off);
+        return pz_quantize64(v, n, inv, off, acc);
     __m512 f = _mm512_maskz_loadu_ps(pz_mask16(n), v);
     if (kind == PZ_HALF) /* the rounding of dist_round_half, as in convert_chunk */
         f = _mm512_cvtph_ps(_mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
     else if (scaled)
         f = _mm512_mul_ps(f, scale);
     return _mm512_castps_si512(f);
+}
+
+/* The word layouts of pz_pack_panel (all but AMX's x). */
+static void pz_pack_words(const dist_plan *p, pz_kind kind, size_t P, size_t count, size_t r0,
+                          const float *src, size_t k0, size_t kb, void *dst, __m512 scale,
+                          bool scaled, const double *inv, int32_t off, pz_sums *acc) {
+    const size_t dim = p->dim;
+    /* Words: floats, or groups of 4 INT8 values (bytes k0 + 4w .. 4w + 3 of the round), up to
+       the packing group (AMX's y: 64 dimensions), the padding zero. */
+    const size_t per_word = kind == PZ_INT8 ? 4 : 1;
+    const size_t words = (kb + p->group - 1) / p->group * p->group / per_word;
+    uint32_t *out = dst;
+    for (size_t w0 = 0; w0 < words; w0 += 16) {
+        const size_t d0 = w0 * per_word;
+        const size_t n = d0 >= kb ? 0 : kb - d0 < 16 * per_word ? kb - d0 : 16 * per_word;
+        const size_t nw = words - w0 < 16 ? words - w0 : 16;
+        for (size_t g = 0; g < P; g += 16) {
+            __m512i v[16];
+            for (size_t r = 0; r < 16; r++)
+                v[r] = g + r < count ? pz_row_words(kind, src + (r0 + g + r) * dim + k0 + d0, n,
+                                                    scale, scaled, _mm512_set1_pd(inv[g + r]),
+                                                    off, acc != NULL ? &acc[g + r] : NULL)
+                                     : _mm512_setzero_si512();
+            pz_transpose16(v);
+            const __mmask16 lanes = pz_mask16(P - g); /* rows count.. hold zeros */
+            for (size_t t = 0; t < nw; t++)
+                _mm512_mask_storeu_epi32(out + (w0 + t) * P + g, lanes, v[t]);
+        }
+    }
 }
 
 /* The panel as dist_pack_body.h lays it out, for the layouts above; false (nothing written)
@@ -126,6 +169,11 @@ static bool pz_pack_panel(const dist_plan *p, bool is_y, size_t r0, const float 
     double inv[32];
     for (size_t r = 0; r < count; r++)
         inv[r] = dist_quantize_inv(maxbits[r0 + r]);
+    /* prepacked INT8 plans: the rows' sums, stored at the end (dist_int8_sums) */
+    const bool sums = kind == PZ_INT8 && p->prepacked;
+    pz_sums acc[32];
+    for (size_t r = 0; r < count; r++)
+        acc[r].sum = acc[r].sq = _mm512_setzero_si512();
     if (amx && !is_y) { /* x as the A tile: each chunk of 64 dimensions is P rows of 64 bytes */
         uint8_t *out = dst;
         for (size_t c0 = 0; c0 < kb; c0 += 64, out += 64 * P) {
@@ -133,35 +181,18 @@ static bool pz_pack_panel(const dist_plan *p, bool is_y, size_t r0, const float 
             for (size_t r = 0; r < P; r++) {
                 const __m512i row =
                     r < count ? pz_quantize64(src + (r0 + r) * dim + k0 + c0, n,
-                                              _mm512_set1_pd(inv[r]), off)
+                                              _mm512_set1_pd(inv[r]), off, sums ? &acc[r] : NULL)
                               : _mm512_setzero_si512();
                 _mm512_storeu_si512(out + 64 * r, row);
             }
         }
-        return true;
+    } else {
+        pz_pack_words(p, kind, P, count, r0, src, k0, kb, dst, scale, scaled, inv, off,
+                      sums ? acc : NULL);
     }
-    /* Words: floats, or groups of 4 INT8 values (bytes k0 + 4w .. 4w + 3 of the round), up to
-       the packing group (AMX's y: 64 dimensions), the padding zero. */
-    const size_t per_word = kind == PZ_INT8 ? 4 : 1;
-    const size_t words = (kb + p->group - 1) / p->group * p->group / per_word;
-    uint32_t *out = dst;
-    for (size_t w0 = 0; w0 < words; w0 += 16) {
-        const size_t d0 = w0 * per_word;
-        const size_t n = d0 >= kb ? 0 : kb - d0 < 16 * per_word ? kb - d0 : 16 * per_word;
-        const size_t nw = words - w0 < 16 ? words - w0 : 16;
-        for (size_t g = 0; g < P; g += 16) {
-            __m512i v[16];
-            for (size_t r = 0; r < 16; r++)
-                v[r] = g + r < count ? pz_row_words(kind, src + (r0 + g + r) * dim + k0 + d0, n,
-                                                    scale, scaled,
-                                                    _mm512_set1_pd(inv[g + r]), off)
-                                     : _mm512_setzero_si512();
-            pz_transpose16(v);
-            const __mmask16 lanes = pz_mask16(P - g); /* rows count.. hold zeros */
-            for (size_t t = 0; t < nw; t++)
-                _mm512_mask_storeu_epi32(out + (w0 + t) * P + g, lanes, v[t]);
-        }
-    }
+    for (size_t r = 0; sums && r < count; r++)
+        dist_int8_sums(p, is_y, r0 + r, _mm512_reduce_add_epi32(acc[r].sum),
+                       _mm512_reduce_add_epi32(acc[r].sq));
     return true;
 }
 

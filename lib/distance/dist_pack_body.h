@@ -116,12 +116,18 @@ static void pack_chunk_float(const dist_plan *p, const float *v, size_t n, size_
    way round: x stores q + 128 as a row of bytes (the unsigned A tile of tdpbusd), y keeps q in
    groups of 4 (the B tile). */
 static void pack_chunk_int8(const dist_plan *p, bool is_y, const float *v, size_t n, size_t P,
-                            size_t r, double inv, uint32_t *tile) {
+                            size_t r, double inv, uint32_t *tile, int64_t sums[2]) {
     const bool amx = p->k->store == DIST_STORE_I8_AMX;
     const int32_t off = is_y != amx ? 128 : 0;
-    int32_t q[CHUNK];
+    int32_t q[CHUNK], csum = 0, csq = 0; /* 64 * 127^2 < 2^31 */
     for (size_t k = 0; k < n; k++)
         q[k] = dist_quantize(v[k], inv);
+    for (size_t k = 0; k < n; k++) {
+        csum += q[k];
+        csq += q[k] * q[k];
+    }
+    sums[0] += csum;
+    sums[1] += csq;
     union {
         uint8_t b[CHUNK + 4];
         int16_t h[CHUNK + 2];
@@ -167,6 +173,9 @@ static void row_stats(const dist_plan *p, const float *v, bool max_known, uint32
         return;
     if (p->prec == IMM_PRECISION_INT8) {
         const double inv = dist_quantize_inv(*maxbits), s = dist_quantize_scale(*maxbits);
+        *scale = s;
+        if (p->prepacked)
+            return; /* the sums come from the packer, which quantizes the row anyway */
         int64_t sq = 0, sum = 0;
 #if defined(DIST_STATS_INT8_FAST)
         DIST_STATS_INT8_FAST(v, dim, inv, &sum, &sq);
@@ -184,7 +193,6 @@ static void row_stats(const dist_plan *p, const float *v, bool max_known, uint32
             sum += csum;
         }
 #endif
-        *scale = s;
         *sumq = (double)sum; /* exact: |sum| <= 127 dim < 2^53 */
         *norm = (s * s) * (double)sq;
         return;
@@ -224,6 +232,7 @@ void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src,
         return;
 #endif
     uint32_t *tile = scratch;
+    int64_t sums[DIST_PANEL_MAX][2] = {{0}}; /* per row: sum q, sum q^2 (prepacked INT8) */
     for (size_t c0 = 0; c0 < kb; c0 += CHUNK) {
         const size_t n = kb - c0 < CHUNK ? kb - c0 : CHUNK;
         const size_t bytes = (n + p->group - 1) / p->group * p->group * P * p->elem;
@@ -233,10 +242,14 @@ void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src,
             const size_t row = r0 + r;
             const float *v = src + row * dim + k0 + c0;
             if (int8)
-                pack_chunk_int8(p, is_y, v, n, P, r, dist_quantize_inv(maxbits[row]), tile);
+                pack_chunk_int8(p, is_y, v, n, P, r, dist_quantize_inv(maxbits[row]), tile,
+                                sums[r]);
             else
                 pack_chunk_float(p, v, n, P, r, tile);
         }
         memcpy((unsigned char *)dst + c0 * P * p->elem, tile, bytes);
     }
+    if (int8 && p->prepacked) /* whole rows: their sums are complete */
+        for (size_t r = 0; r < count; r++)
+            dist_int8_sums(p, is_y, r0 + r, sums[r][0], sums[r][1]);
 }

@@ -8,7 +8,8 @@
  * dimensions in the round, the micro-kernels store (first block) or add the block's dot products
  * into `out`, which thus holds x.y when all blocks are done; a last pass turns each into a
  * distance in place. Memory is O(m kpack + threads mc kpack + n + m), m kpack within
- * DIST_YBUF_BYTES packed unless one block needs more.
+ * DIST_YBUF_BYTES packed unless one block needs more; an INT8 call of one round packs all of x
+ * in the pre-pass instead (n kpack bytes in place of threads mc kpack: see `prepacked`).
  */
 #ifndef IMM_DISTANCE_DIST_PLAN_H
 #define IMM_DISTANCE_DIST_PLAN_H
@@ -47,6 +48,10 @@
 #define DIST_YBUF_BYTES ((size_t)4 << 20)
 #define DIST_XBUF_BYTES ((size_t)1 << 20)
 
+/* Prepacked INT8 plans hold all of x's panels: at most this many bytes (else x is packed per
+   task, as for the other precisions). */
+#define DIST_XALL_BYTES ((size_t)64 << 20)
+
 /* Rows of x per scratch chunk of the packer and its L1 transposition buffer. */
 #define DIST_PACK_SCRATCH 20480
 
@@ -64,10 +69,15 @@ typedef struct dist_plan_s {
     size_t mc;        /* the most rows of x in a task (a multiple of mr) */
     size_t ypanels;   /* ceil(m / nr) */
     int threads;
+    /* INT8 calls whose dimensions fit one round: the pre-pass packs each panel of y and of x
+       right after its rows' statistics, while the rows are still in cache (each input is read
+       from memory once, not twice), into bblock and xpacked; the round then packs nothing. */
+    bool prepacked;
 
     /* Workspace pieces (set by the layout in distance.c). */
     unsigned char *bblock;  /* ypanels panels of nr x kpack: y's current round */
-    unsigned char *ablock;  /* threads x (mc x kpack): each task's rows of x */
+    unsigned char *ablock;  /* threads x (mc x kpack): each task's rows of x (not prepacked) */
+    unsigned char *xpacked; /* prepacked: all of x's panels, ceil(n / mr) x (mr x kpack) */
     unsigned char *scratch; /* threads x DIST_PACK_SCRATCH */
     void *edge;             /* threads x mr x nr: partial tiles */
     uint32_t *xmax, *ymax;  /* per row: max |v| as float bits */
@@ -81,6 +91,15 @@ typedef struct dist_plan_s {
     bool suspects;      /* some output might overflow float: those are computed directly */
     double bound_limit; /* pair (i, j) is a suspect when bx_i + by_j >= this */
 } dist_plan;
+
+/* INT8, prepacked plans: the packer's sums of a row's q and q^2 (exact integers) into the
+   row's statistics (the scale is the pre-pass's). */
+static inline void dist_int8_sums(const dist_plan *p, bool is_y, size_t row, int64_t sum,
+                                  int64_t sq) {
+    const double s = (is_y ? p->ys : p->xs)[row];
+    (is_y ? p->ysum : p->xsum)[row] = (double)sum; /* exact: |sum| <= 127 dim < 2^53 */
+    (is_y ? p->yn : p->xn)[row] = (s * s) * (double)sq;
+}
 
 /* Pre-pass over x and y (parallel): max |v| per row, then IMM_ERR_NONFINITE for NaN/Inf (or
    FP16 values of 65520 and up, which round to Inf), the prescale, and - only when some distance

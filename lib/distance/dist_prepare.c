@@ -103,10 +103,40 @@ static void stats_unit(long u, int tid, void *arg) {
                 (is_y ? p->ys : p->xs) + i, (is_y ? p->ysum : p->xsum) + i);
 }
 
-/* Row statistics of x and y (parallel over rows when there is enough of them). */
+/* Prepacked plans (dist_plan.h): unit u is y's panel u, or x's panel u - ypanels after y's: the
+   statistics of its rows, then - all of them finite, else the call fails - the panel, packed
+   while its rows are in cache. Packing uses only the panel's own rows' statistics. */
+static void panel_unit(long u, int tid, void *arg) {
+    prepass_job *job = arg;
+    dist_plan *p = (dist_plan *)job->p;
+    const bool is_y = (size_t)u < p->ypanels;
+    const size_t P = is_y ? p->k->nr : p->k->mr, panel = (size_t)u - (is_y ? 0 : p->ypanels);
+    const size_t r0 = panel * P, end = is_y ? p->m : p->n;
+    const size_t rows = end - r0 < P ? end - r0 : P;
+    const float *src = is_y ? job->y : job->x;
+    uint32_t *maxbits = (is_y ? p->ymax : p->xmax) + r0;
+    for (size_t r = 0; r < rows; r += STATS_ROWS)
+        p->k->stats(p, src + (r0 + r) * p->dim, rows - r < STATS_ROWS ? rows - r : STATS_ROWS,
+                    false, maxbits + r, (is_y ? p->yn : p->xn) + r0 + r,
+                    (is_y ? p->ys : p->xs) + r0 + r, (is_y ? p->ysum : p->xsum) + r0 + r);
+    for (size_t r = 0; r < rows; r++)
+        if (maxbits[r] >= 0x7f800000u)
+            return; /* NaN / Inf: an error, nothing to pack */
+    const size_t bytes = P * ((p->dim + p->group - 1) / p->group * p->group) * p->elem;
+    p->k->pack(p, is_y, r0, src, 0, p->dim, (is_y ? p->bblock : p->xpacked) + panel * bytes,
+               p->scratch + (size_t)tid * DIST_PACK_SCRATCH);
+}
+
+/* Row statistics of x and y (parallel over rows when there is enough of them); prepacked plans
+   pack the panels too. */
 static void all_stats(dist_plan *p, const float *x, const float *y, bool max_known) {
     prepass_job job = {p, x, y, max_known, 0};
     const bool big = (p->n + p->m) * p->dim > 65536;
+    if (p->prepacked) { /* INT8: max_known is never set (no prescale) */
+        const long units = (long)(p->ypanels + (p->n + p->k->mr - 1) / p->k->mr);
+        imi_parallel_for(big ? p->threads : 1, units, 1, panel_unit, &job);
+        return;
+    }
     const long units =
         (long)((p->n + STATS_ROWS - 1) / STATS_ROWS + (p->m + STATS_ROWS - 1) / STATS_ROWS);
     imi_parallel_for(big ? p->threads : 1, units, 4, stats_unit, &job);

@@ -47,12 +47,18 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
     const size_t MR = k->mr, NR = k->nr, m = p->m;
     const size_t kp = (kb + p->group - 1) / p->group * p->group; /* packed dimensions */
     const size_t apanel = MR * kp * p->elem, bpanel = NR * kp * p->elem;
-    unsigned char *a = p->ablock + (size_t)tid * p->mc * p->kpack * p->elem;
-    void *scratch = p->scratch + (size_t)tid * DIST_PACK_SCRATCH;
     void *edge = (unsigned char *)p->edge + (size_t)tid * MR * NR * 4;
     const size_t nir = (rows + MR - 1) / MR, njr = (cols + NR - 1) / NR;
-    for (size_t ir = 0; ir < nir; ir++)
-        k->pack(p, false, i0 + ir * MR, x, k0, kb, a + ir * apanel, scratch);
+    const unsigned char *a;
+    if (p->prepacked) { /* x's panels were packed by the pre-pass (one round) */
+        a = p->xpacked + i0 / MR * apanel;
+    } else {
+        unsigned char *mine = p->ablock + (size_t)tid * p->mc * p->kpack * p->elem;
+        void *scratch = p->scratch + (size_t)tid * DIST_PACK_SCRATCH;
+        for (size_t ir = 0; ir < nir; ir++)
+            k->pack(p, false, i0 + ir * MR, x, k0, kb, mine + ir * apanel, scratch);
+        a = mine;
+    }
     if (k->enter != NULL) /* per-thread kernel state (AMX tile configuration) */
         k->enter();
     /* INT8 sums are exact in any order: one pass over the round's dimensions per tile, so each
@@ -109,7 +115,7 @@ void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
     if (!big || p->threads < 2) {
         for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
             const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
-            for (long jp = 0; jp < ypanels; jp++)
+            for (long jp = 0; jp < (p->prepacked ? 0 : ypanels); jp++)
                 pack_y(p, jp, y, k0, kb, 0);
             for (long t = 0; t < tasks; t++)
                 task(p, t, x, k0, kb, 0, out);
@@ -128,7 +134,7 @@ void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
         for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
             const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
 #pragma omp for schedule(dynamic, 1)
-            for (long jp = 0; jp < ypanels; jp++)
+            for (long jp = 0; jp < (p->prepacked ? 0 : ypanels); jp++)
                 pack_y(p, jp, y, k0, kb, tid);
 #pragma omp for schedule(dynamic, 1)
             for (long t = 0; t < tasks; t++)

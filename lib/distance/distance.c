@@ -44,7 +44,14 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     size_t fit = rows * p->kc >= ycap ? 1 : ycap / (rows * p->kc);
     const size_t xrows = round_up(k->mc, k->mr) * p->kc,
                  xfit = xrows >= xcap ? 1 : xcap / xrows;
-    fit = fit < xfit ? fit : xfit;
+    /* INT8 rows that fit one round of y's buffer, with all of x's panels within
+       DIST_XALL_BYTES: packed once, in the pre-pass (dist_plan.h); x's cap does not apply. */
+    const size_t row_bytes = blocks <= DIST_XALL_BYTES / (p->kc * p->elem)
+                                 ? blocks * p->kc * p->elem
+                                 : DIST_XALL_BYTES + 1;
+    p->prepacked = dist_store_int(k->store) && blocks <= fit && n <= DIST_XALL_BYTES &&
+                   round_up(n, k->mr) <= DIST_XALL_BYTES / row_bytes;
+    fit = fit < xfit || p->prepacked ? fit : xfit;
     p->kpack = p->kc * (fit < blocks ? fit : blocks);
     p->threads = imi_threads(o);
     /* Row blocks of at most the kernel's mc rows, as many as a multiple of the threads when
@@ -90,7 +97,10 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     acap = acap < afull ? acap : afull;
     imi_layout l = IMI_LAYOUT_INIT;
     const size_t at_b = imi_layout_add(&l, bcap, p->elem, 64);
-    const size_t at_a = imi_layout_add(&l, T, acap * p->elem, 64); /* acap * elem: < bytes of x */
+    /* acap * elem: < bytes of x; prepacked: x's panels (one round: kpack bytes per row) */
+    const size_t at_a = p->prepacked
+                            ? imi_layout_add(&l, round_up(n, mr), p->kpack * p->elem, 64)
+                            : imi_layout_add(&l, T, acap * p->elem, 64);
     const size_t at_scratch = imi_layout_add(&l, T, DIST_PACK_SCRATCH, 64);
     const size_t at_edge = imi_layout_add(&l, T, (size_t)mr * p->k->nr * 4, 64);
     const size_t at_xmax = imi_layout_add(&l, n, 4, 64), at_ymax = imi_layout_add(&l, m, 4, 64);
@@ -99,7 +109,9 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     const size_t at_xsum = imi_layout_add(&l, n, 8, 64), at_ysum = imi_layout_add(&l, m, 8, 64);
     const size_t total = imi_layout_total(&l, 64);
     if (base != NULL && total != 0) {
-        p->bblock = base + at_b, p->ablock = base + at_a;
+        p->bblock = base + at_b;
+        p->ablock = p->prepacked ? NULL : base + at_a;
+        p->xpacked = p->prepacked ? base + at_a : NULL;
         p->scratch = base + at_scratch, p->edge = base + at_edge;
         p->xmax = (uint32_t *)(base + at_xmax), p->ymax = (uint32_t *)(base + at_ymax);
         p->xn = (double *)(base + at_xn), p->yn = (double *)(base + at_yn);
