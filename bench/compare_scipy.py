@@ -98,6 +98,17 @@ def import_immiscible(lib_path):
     return immiscible
 
 
+def openmp_runtime():
+    """GNU OpenMP (the runtime the library is built with), or None."""
+    try:
+        rt = ctypes.CDLL("libgomp.so.1")
+        rt.omp_get_max_threads.restype = ctypes.c_int
+        rt.omp_set_num_threads.argtypes = [ctypes.c_int]
+        return rt
+    except (OSError, AttributeError):
+        return None
+
+
 def c_lap_solve(imm, cost, opts=None, assign=None):
     """imm_lap_solve called directly (the package's declaration, no wrapper): (assign, total)."""
     b, m = cost.shape
@@ -402,7 +413,8 @@ def main():
                     help="also run B=4096 (slow: scipy needs ~18 s per solve)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per side (median; default 3)")
     ap.add_argument("--threads", type=int, default=None,
-                    help="library threads (sets OMP_NUM_THREADS; default: OpenMP's)")
+                    help="library threads (OpenMP's default thread count, set in the running "
+                         "runtime, and torch's; default: OpenMP's, which `import torch` sets)")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--mnist", default=DEFAULT_MNIST, help="Fashion-MNIST images (IDX, gzip)")
     ap.add_argument("--synthetic", action="store_true", help="use synthetic images")
@@ -433,8 +445,17 @@ def main():
               f"{solves} solves here, plus ~{blas_s} s of numpy matrix products "
               f"(~{(solves * 20 + blas_s) // 60 + 1} min)", file=sys.stderr)
 
-    if args.threads is not None:  # before the library starts OpenMP: every call sees it
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    # The library's default thread count is OpenMP's for the calling thread. OMP_NUM_THREADS
+    # alone does not set it here: `import torch` has already started OpenMP and set its own
+    # count (torch.get_num_threads(): 1 on the 2-vCPU VMs), which then holds for every call.
+    gomp = openmp_runtime()
+    default_threads = gomp.omp_get_max_threads() if gomp is not None else None
+    if args.threads is not None:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # a runtime not started yet
+        if gomp is not None:
+            gomp.omp_set_num_threads(args.threads)  # the one torch started
+        if torch is not None:
+            torch.set_num_threads(args.threads)  # the torch baseline: the same count
     imm = import_immiscible(args.lib)
     auction = None
     if not args.no_auction:
@@ -452,8 +473,12 @@ def main():
     if slow_blas:
         print("note: that is the reference (netlib) BLAS, so the baseline's cdist (a matmul) is "
               "far slower\n      than with OpenBLAS/MKL; the LSA lines do not depend on BLAS.")
+    now = gomp.omp_get_max_threads() if gomp is not None else None
+    threads = (f"{now} (OpenMP's default on this thread; {default_threads} before --threads)"
+               if now is not None else
+               f"{args.threads if args.threads is not None else 'OpenMP default'} (unverified)")
     print(f"images: {source}, D = {DIM}, seed {args.seed}, median of {args.reps}, "
-          f"imm threads: {args.threads if args.threads is not None else 'OpenMP default'}")
+          f"imm threads: {threads}")
 
     ok = True
     for b in sizes:

@@ -7,6 +7,7 @@ copy. Everything else (float64, wider integers) is converted to float64 and goes
 against the caller's matrix (see its docstring for the arithmetic).
 """
 
+import ctypes
 import warnings
 
 import numpy as np
@@ -34,7 +35,7 @@ _INVALID = "matrix contains invalid numeric entries"
 _INFEASIBLE = "cost matrix is infeasible"
 
 
-def linear_sum_assignment(cost_matrix, maximize=False):
+def linear_sum_assignment(cost_matrix, maximize=False, *, threads=None):
     """Solve the linear sum assignment problem, exactly, with libimmiscible.
 
     A drop-in for :func:`scipy.optimize.linear_sum_assignment`: same arguments, same return
@@ -51,6 +52,9 @@ def linear_sum_assignment(cost_matrix, maximize=False):
         in parallel over problems.
     maximize : bool, optional
         Maximize the total instead of minimizing it. Default False.
+    threads : int, optional
+        Library threads (keyword only; not in scipy). None or 0: OpenMP's default for the
+        calling thread, which ``import torch`` sets to ``torch.get_num_threads()``.
 
     Returns
     -------
@@ -95,11 +99,12 @@ def linear_sum_assignment(cost_matrix, maximize=False):
     5
     """
     c = _as_real_array(cost_matrix)
+    opts = None if threads is None else _lib.options(threads=threads)
     if c.ndim == 2:
-        rows, cols = _solve_batch(c[None], bool(maximize))
+        rows, cols = _solve_batch(c[None], bool(maximize), opts)
         return rows[0], cols[0]
     if c.ndim == 3:
-        return _solve_batch(c, bool(maximize))
+        return _solve_batch(c, bool(maximize), opts)
     raise ValueError(f"expected a matrix (2-D array), got a {c.ndim}-D array")
 
 
@@ -111,7 +116,7 @@ def _as_real_array(cost_matrix):
     return c
 
 
-def _solve_batch(c, maximize):
+def _solve_batch(c, maximize, opts=None):
     """(P, n, m) of any real dtype -> (row_ind, col_ind), each (P, min(n, m)) int64."""
     transposed = c.shape[1] > c.shape[2]
     if transposed:
@@ -121,12 +126,12 @@ def _solve_batch(c, maximize):
         empty = np.empty((count, 0), dtype=np.int64)
         return empty, empty.copy()
     if c.dtype in _FLOAT32_EXACT:
-        assign = _solve_float32(c, maximize)
+        assign = _solve_float32(c, maximize, opts)
     else:
         c64 = np.asarray(c, dtype=np.float64)
         if maximize:
             c64 = np.negative(c64)
-        assign = certified_solve(c64)[0]
+        assign = certified_solve(c64, opts=opts)[0]
     assign = assign.astype(np.int64)
     if not transposed:
         return np.broadcast_to(np.arange(n, dtype=np.int64), (count, n)).copy(), assign
@@ -142,7 +147,7 @@ def _check(status, what):
     _lib.check(status, what)
 
 
-def _solve_float32(c, maximize):
+def _solve_float32(c, maximize, opts=None):
     """Costs float32 represents exactly: solve them as they are (no copy when possible)."""
     if c.dtype == np.float32 and c.flags.c_contiguous and not maximize:
         a = c
@@ -151,12 +156,13 @@ def _solve_float32(c, maximize):
         a[...] = c
         if maximize:  # after the conversion: unsigned integers would wrap
             np.negative(a, out=a)
-    assign, _, _ = _solve32(a, duals=False)
+    assign, _, _ = _solve32(a, duals=False, opts=opts)
     return assign
 
 
-def _solve32(a, duals=True):
-    """Solve the float32 problems a (k, n, m), C-contiguous, in one library call.
+def _solve32(a, duals=True, opts=None):
+    """Solve the float32 problems a (k, n, m), C-contiguous, in one library call (opts: an
+    ImmOptions, or None for the defaults).
 
     Returns (assign int32 (k, n), u (k, n), v (k, m)); u, v are None without duals."""
     k, n, m = a.shape
@@ -166,10 +172,12 @@ def _solve32(a, duals=True):
     up = u.ctypes.data if duals else None
     vp = v.ctypes.data if duals else None
     if k == 1:  # one problem: the solver's own threads (the batch gives each problem one)
-        st = lib.imm_lap_solve_dual(a.ctypes.data, n, m, None, assign.ctypes.data, up, vp, None)
+        po = None if opts is None else ctypes.byref(opts)
+        st = lib.imm_lap_solve_dual(a.ctypes.data, n, m, po, assign.ctypes.data, up, vp, None)
         _check(st, "imm_lap_solve_dual")
     else:
-        st = lib.imm_lap_solve_batch(a.ctypes.data, k, n, m, None, assign.ctypes.data, up, vp,
+        po = None if opts is None else ctypes.byref(opts)
+        st = lib.imm_lap_solve_batch(a.ctypes.data, k, n, m, po, assign.ctypes.data, up, vp,
                                      None)
         _check(st, "imm_lap_solve_batch")
     return assign, u, v
@@ -283,7 +291,7 @@ def _candidate_columns(c):
     return None if cols.size == m else cols
 
 
-def _refine_rectangular(c, a, u, v):
+def _refine_rectangular(c, a, u, v, opts=None):
     """One refinement of a rectangular problem (n < m), as the square problem padded with
     zero-cost rows: column potentials change which assignment is optimal in the rectangular
     form, not in the padded one. The padded rows' reduced costs are max(v) - v."""
@@ -297,7 +305,7 @@ def _refine_rectangular(c, a, u, v):
     square = np.empty((k, k), dtype=np.float32)
     square[:n] = real
     square[n:] = pad.astype(np.float32)
-    sa, su, sv = _solve32(square[None])
+    sa, su, sv = _solve32(square[None], opts=opts)
     u = u + su[0, :n] / s
     vk = vk + sv[0] / s
     v = np.full(m, vk.max()) if cols is not None else np.empty(m)
@@ -305,7 +313,7 @@ def _refine_rectangular(c, a, u, v):
     return idx[sa[0, :n]], u, v
 
 
-def certified_solve(c64):
+def certified_solve(c64, *, threads=None, opts=None):
     """Solve the float64 problems c64 (P, n, m), n <= m, optimally for float64.
 
     Returns (assign int32 (P, n), u (P, n), v (P, m), rounds int (P,)): the assignment, the
@@ -317,15 +325,18 @@ def certified_solve(c64):
     float32 rounding of s (c - u - v), its reduced costs under the potentials so far, and the
     new potentials are added to them. Square problems go back to the library together (one
     batch call); rectangular ones are refined one by one as the square problem padded with
-    zero-cost rows, restricted to each row's n cheapest columns.
+    zero-cost rows, restricted to each row's n cheapest columns. threads: as for
+    :func:`linear_sum_assignment` (opts: the ImmOptions it makes, for internal callers).
     """
+    if opts is None and threads is not None:
+        opts = _lib.options(threads=threads)
     count, n, m = c64.shape
     mags = [_finite_max(c64[p]) for p in range(count)]
     scales = np.array([_scale(mx) for mx in mags])
     a32 = np.empty((count, n, m), dtype=np.float32)
     for p in range(count):
         np.multiply(c64[p], scales[p], out=a32[p], casting="unsafe")
-    assign, u, v = _solve32(a32)
+    assign, u, v = _solve32(a32, opts=opts)
     del a32
     u /= scales[:, None]
     v /= scales[:, None]
@@ -337,13 +348,14 @@ def certified_solve(c64):
             break
         if n < m:
             for p in todo:
-                assign[p], u[p], v[p] = _refine_rectangular(c64[p], assign[p], u[p], v[p])
+                assign[p], u[p], v[p] = _refine_rectangular(c64[p], assign[p], u[p], v[p],
+                                                            opts)
         else:
             reduced = np.empty((len(todo), n, m), dtype=np.float32)
             s = np.empty(len(todo))
             for i, p in enumerate(todo):
                 reduced[i], s[i] = _reduced_f32(c64[p], u[p], v[p], assign=assign[p])
-            ra, ru, rv = _solve32(reduced)
+            ra, ru, rv = _solve32(reduced, opts=opts)
             assign[todo] = ra
             u[todo] += ru / s[:, None]
             v[todo] += rv / s[:, None]

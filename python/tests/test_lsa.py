@@ -217,3 +217,26 @@ def test_inputs_not_modified(rng):
         linear_sum_assignment(c, maximize=True)
         linear_sum_assignment(c.T)
         assert np.array_equal(c, keep)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_threads_keyword(rng, dtype):
+    """threads= (not in scipy) changes nothing but the thread count: 2048 x 2048 reaches the
+    passes that run on a team (2^22 cells); a batch is parallel over problems."""
+    c = rng.random((2048, 2048)).astype(dtype)
+    want = linear_sum_assignment(c)
+    for threads in (1, 2, 0):
+        rows, cols = linear_sum_assignment(c, threads=threads)
+        assert np.array_equal(rows, want[0]) and np.array_equal(cols, want[1]), threads
+    batch = rng.random((3, 40, 50)).astype(dtype)
+    want = linear_sum_assignment(batch)
+    got = linear_sum_assignment(batch, threads=1)
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert np.array_equal(certified_solve(batch.astype(np.float64), threads=1)[0],
+                          certified_solve(batch.astype(np.float64))[0])
+
+
+@pytest.mark.parametrize("threads", [-1, "two"])
+def test_threads_keyword_invalid(threads):
+    with pytest.raises((ValueError, TypeError)):
+        linear_sum_assignment(np.ones((3, 3)), threads=threads)
