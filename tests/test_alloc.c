@@ -757,6 +757,60 @@ static void test_warm_distance_and_solve(void **state) {
     free(d2);
 }
 
+/* A context warmed on a call allocates nothing for any call no larger in n, m and dim: the
+   workspace grows with each of them, across the distance kernels' packing regimes (INT8: y in
+   one round or several, x packed in the pre-pass; rounds of 256 / 1024 dimensions). Also
+   imm_ctx_workspace_size() never shrinks as batch or dim grow. */
+static void test_warm_smaller_shapes(void **state) {
+    (void)state;
+    static const size_t shapes[][3] = {
+        {64, 4200, 5000}, {64, 1000, 5000}, {64, 1000, 3000}, {64, 4200, 3000},
+        {20, 1000, 3000}, {64, 1000, 784},  {1, 33, 4097},    {64, 4200, 1}};
+    const size_t N = 64, M = 4200, D = 5000;
+    float *x = malloc(N * D * sizeof(float)), *y = malloc(M * D * sizeof(float));
+    float *out = malloc(N * M * sizeof(float));
+    assert_true(x && y && out);
+    tu_rng r = tu_rng_make(78);
+    tu_images(x, N, D, &r);
+    tu_noise(y, M, D, &r);
+    for (int p = 0; p < 4; p++)
+        for (int threads = 1; threads <= 2; threads++) {
+            imm_options o = tu_opts(IMM_SOLVER_EXACT, (imm_precision)p, IMM_METRIC_L2, threads);
+            imm_ctx *ctx;
+            assert_int_equal(imm_ctx_create(&ctx, &o), IMM_OK);
+            assert_int_equal(imm_ctx_distance(ctx, x, N, y, M, D, out), IMM_OK); /* warms */
+            for (size_t s = 1; s < sizeof shapes / sizeof shapes[0]; s++) {
+                const size_t n = shapes[s][0], m = shapes[s][1], dim = shapes[s][2];
+                arm(0);
+                int st = imm_ctx_distance(ctx, x, n, y, m, dim, out);
+                alloc_counts c = disarm();
+                assert_int_equal(st, IMM_OK);
+                if (c.lib != 0)
+                    print_message("  precision %d, %d thread(s): %zu x %zu x %zu allocated after "
+                                  "%zu x %zu x %zu\n", p, threads, n, m, dim, N, M, D);
+                assert_int_equal(c.lib, 0);
+            }
+            imm_ctx_free(ctx);
+            static const size_t batches[] = {1, 13, 64, 1000, 1100, 4200};
+            static const size_t dims[] = {1, 7, 784, 1024, 3000, 4096, 4097, 5000, 9000};
+            for (size_t b = 0; b < 6; b++)
+                for (size_t d = 0; d < 9; d++) {
+                    size_t ws, wb = 0, wd = 0;
+                    assert_int_equal(imm_ctx_workspace_size(&o, batches[b], dims[d], &ws), IMM_OK);
+                    if (b > 0)
+                        assert_int_equal(imm_ctx_workspace_size(&o, batches[b - 1], dims[d], &wb),
+                                         IMM_OK);
+                    if (d > 0)
+                        assert_int_equal(imm_ctx_workspace_size(&o, batches[b], dims[d - 1], &wd),
+                                         IMM_OK);
+                    assert_true(ws >= wb && ws >= wd);
+                }
+        }
+    free(x);
+    free(y);
+    free(out);
+}
+
 /*-----------------------------------------------------------------------------------------------
  *  Test 3: a small one-shot solve (printed only, for now).
  *---------------------------------------------------------------------------------------------*/
@@ -844,6 +898,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_nomem_sweep_2threads, fixture_setup, fixture_teardown),
         cmocka_unit_test(test_warm_context),
         cmocka_unit_test(test_warm_distance_and_solve),
+        cmocka_unit_test(test_warm_smaller_shapes),
         cmocka_unit_test(test_small_one_shot),
         cmocka_unit_test(test_memory_figures),
     };

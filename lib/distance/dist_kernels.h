@@ -51,15 +51,15 @@ struct dist_plan_s;
 #define DIST_PANEL_MAX 32
 
 /* Packs rows [r0, r0 + P) of src (x or y), dimensions [k0, k0 + kb), into one panel at dst
-   (dist_pack_body.h). In a prepacked plan (dist_plan.h: INT8, whole rows, from the pre-pass)
-   it also stores each row's sum q and norm, which the statistics then leave to it. */
+   (dist_pack_body.h). INT8 rows it packs in the pre-pass (dist_plan.h: xprepacked, yprepacked;
+   whole rows) also get their sum q and norm from it, which the statistics then leave to it. */
 typedef void (*dist_pack_fn)(const struct dist_plan_s *p, bool is_y, size_t r0, const float *src,
                              size_t k0, size_t kb, void *dst, void *scratch);
 
 /* Pre-pass of `rows` consecutive rows from v (dim floats each): maxbits[r] = max |v| as float
    bits (unless max_known); if finite, norm[r] = the squared norm of the row as the kernels see
-   it, and for INT8 scale[r] and sumq[r] (the sum of q; in a prepacked plan only scale[r]: the
-   packer, which quantizes the row anyway, stores sumq[r] and norm[r]). */
+   it, and for INT8 scale[r] and sumq[r] (the sum of q). INT8 with norm and sumq NULL: only
+   maxbits and scale (rows packed in the pre-pass: the packer stores the rest). */
 typedef void (*dist_stats_fn)(const struct dist_plan_s *p, const float *v, size_t rows,
                               bool max_known, uint32_t *maxbits, double *norm, double *scale,
                               double *sumq);

@@ -65,7 +65,7 @@ static inline __m512i pz_quantize16(const float *v, __mmask16 mask, __m512d inv)
     return _mm512_inserti64x4(_mm512_castsi256_si512(qlo), qhi, 1);
 }
 
-/* Per-row sums of q and q^2 in int32 lanes (prepacked INT8 plans): each lane takes one q of
+/* Per-row sums of q and q^2 in int32 lanes (INT8 rows packed in the pre-pass): each lane takes one q of
    every 16, so |lane| <= 127^2 DIST_INT8_MAX_DIM / 16 < 2^31; all exact, in any order. */
 typedef struct {
     __m512i sum, sq;
@@ -169,8 +169,8 @@ static bool pz_pack_panel(const dist_plan *p, bool is_y, size_t r0, const float 
     double inv[32];
     for (size_t r = 0; r < count; r++)
         inv[r] = dist_quantize_inv(maxbits[r0 + r]);
-    /* prepacked INT8 plans: the rows' sums, stored at the end (dist_int8_sums) */
-    const bool sums = kind == PZ_INT8 && p->prepacked;
+    /* rows packed in the pre-pass (dist_plan.h): their sums, stored at the end */
+    const bool sums = kind == PZ_INT8 && (is_y ? p->yprepacked : p->xprepacked);
     pz_sums acc[32];
     for (size_t r = 0; r < count; r++)
         acc[r].sum = acc[r].sq = _mm512_setzero_si512();

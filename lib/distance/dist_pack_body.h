@@ -174,7 +174,7 @@ static void row_stats(const dist_plan *p, const float *v, bool max_known, uint32
     if (p->prec == IMM_PRECISION_INT8) {
         const double inv = dist_quantize_inv(*maxbits), s = dist_quantize_scale(*maxbits);
         *scale = s;
-        if (p->prepacked)
+        if (norm == NULL)
             return; /* the sums come from the packer, which quantizes the row anyway */
         int64_t sq = 0, sum = 0;
 #if defined(DIST_STATS_INT8_FAST)
@@ -217,8 +217,9 @@ void DIST_ROW_STATS(const dist_plan *p, const float *v, size_t rows, bool max_kn
         return;
     }
 #endif
-    for (size_t r = 0; r < rows; r++)
-        row_stats(p, v + r * p->dim, max_known, maxbits + r, norm + r, scale + r, sumq + r);
+    for (size_t r = 0; r < rows; r++) /* norm and sumq NULL: max and scale only (INT8) */
+        row_stats(p, v + r * p->dim, max_known, maxbits + r, norm != NULL ? norm + r : NULL,
+                  scale + r, sumq != NULL ? sumq + r : NULL);
 }
 
 void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src, size_t k0,
@@ -232,7 +233,7 @@ void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src,
         return;
 #endif
     uint32_t *tile = scratch;
-    int64_t sums[DIST_PANEL_MAX][2] = {{0}}; /* per row: sum q, sum q^2 (prepacked INT8) */
+    int64_t sums[DIST_PANEL_MAX][2] = {{0}}; /* per row: sum q, sum q^2 (INT8) */
     for (size_t c0 = 0; c0 < kb; c0 += CHUNK) {
         const size_t n = kb - c0 < CHUNK ? kb - c0 : CHUNK;
         const size_t bytes = (n + p->group - 1) / p->group * p->group * P * p->elem;
@@ -249,7 +250,7 @@ void DIST_PACK_PANEL(const dist_plan *p, bool is_y, size_t r0, const float *src,
         }
         memcpy((unsigned char *)dst + c0 * P * p->elem, tile, bytes);
     }
-    if (int8 && p->prepacked) /* whole rows: their sums are complete */
+    if (int8 && (is_y ? p->yprepacked : p->xprepacked)) /* the pre-pass's whole rows */
         for (size_t r = 0; r < count; r++)
             dist_int8_sums(p, is_y, r0 + r, sums[r][0], sums[r][1]);
 }

@@ -8,8 +8,8 @@
  * dimensions in the round, the micro-kernels store (first block) or add the block's dot products
  * into `out`, which thus holds x.y when all blocks are done; a last pass turns each into a
  * distance in place. Memory is O(m kpack + threads mc kpack + n + m), m kpack within
- * DIST_YBUF_BYTES packed unless one block needs more; an INT8 call of one round packs all of x
- * in the pre-pass instead (n kpack bytes in place of threads mc kpack: see `prepacked`).
+ * DIST_YBUF_BYTES packed unless one block needs more; INT8 calls pack all of x in the pre-pass
+ * instead, up to DIST_XALL_BYTES (see `xprepacked`).
  */
 #ifndef IMM_DISTANCE_DIST_PLAN_H
 #define IMM_DISTANCE_DIST_PLAN_H
@@ -48,8 +48,9 @@
 #define DIST_YBUF_BYTES ((size_t)4 << 20)
 #define DIST_XBUF_BYTES ((size_t)1 << 20)
 
-/* Prepacked INT8 plans hold all of x's panels: at most this many bytes (else x is packed per
-   task, as for the other precisions). */
+/* INT8 plans pack all of x's panels in the pre-pass when they fit this many bytes (else x is
+   packed per task, as for the other precisions). The workspace always holds the smaller of x's
+   panels and this, so that it grows with n and dim (distance.c). */
 #define DIST_XALL_BYTES ((size_t)64 << 20)
 
 /* Rows of x per scratch chunk of the packer and its L1 transposition buffer. */
@@ -69,15 +70,18 @@ typedef struct dist_plan_s {
     size_t mc;        /* the most rows of x in a task (a multiple of mr) */
     size_t ypanels;   /* ceil(m / nr) */
     int threads;
-    /* INT8 calls whose dimensions fit one round: the pre-pass packs each panel of y and of x
-       right after its rows' statistics, while the rows are still in cache (each input is read
-       from memory once, not twice), into bblock and xpacked; the round then packs nothing. */
-    bool prepacked;
+    /* INT8 (exact sums, so the packer can sum q and q^2 as it goes). xprepacked: all of x fits
+       DIST_XALL_BYTES packed; the pre-pass packs each panel of x, all its dimensions, right
+       after its rows' max, while the rows are still in cache (each row of x is read from memory
+       once, not twice), into xpacked, and the packer stores the rows' sums; the rounds read
+       their part of it. yprepacked: besides, y fits one round; its panels are packed the same
+       way, into bblock, and the round packs nothing. */
+    bool xprepacked, yprepacked;
 
     /* Workspace pieces (set by the layout in distance.c). */
     unsigned char *bblock;  /* ypanels panels of nr x kpack: y's current round */
-    unsigned char *ablock;  /* threads x (mc x kpack): each task's rows of x (not prepacked) */
-    unsigned char *xpacked; /* prepacked: all of x's panels, ceil(n / mr) x (mr x kpack) */
+    unsigned char *ablock;  /* threads x (mc x kpack): each task's rows of x (not xprepacked) */
+    unsigned char *xpacked; /* xprepacked: x's panels, ceil(n / mr) x (mr x all dimensions) */
     unsigned char *scratch; /* threads x DIST_PACK_SCRATCH */
     void *edge;             /* threads x mr x nr: partial tiles */
     uint32_t *xmax, *ymax;  /* per row: max |v| as float bits */
@@ -92,8 +96,8 @@ typedef struct dist_plan_s {
     double bound_limit; /* pair (i, j) is a suspect when bx_i + by_j >= this */
 } dist_plan;
 
-/* INT8, prepacked plans: the packer's sums of a row's q and q^2 (exact integers) into the
-   row's statistics (the scale is the pre-pass's). */
+/* INT8, rows packed in the pre-pass: the packer's sums of a row's q and q^2 (exact integers)
+   into the row's statistics (the scale is the pre-pass's). */
 static inline void dist_int8_sums(const dist_plan *p, bool is_y, size_t row, int64_t sum,
                                   int64_t sq) {
     const double s = (is_y ? p->ys : p->xs)[row];

@@ -89,52 +89,69 @@ static bool any_overflow(const dist_plan *p, const float *x, const float *y) {
    row's sum is a fixed-order chain of adds; four chains keep the adder busy). */
 #define STATS_ROWS 4
 
+/* Statistics of `rows` rows of x or y from row i (sums = false: only the max and, INT8, the
+   scale; the packer stores the rest, dist_kernels.h). */
+static void stats_rows(const prepass_job *job, bool is_y, size_t i, size_t rows, bool sums) {
+    dist_plan *p = (dist_plan *)job->p;
+    p->k->stats(p, (is_y ? job->y : job->x) + i * p->dim, rows, job->max_known,
+                (is_y ? p->ymax : p->xmax) + i, sums ? (is_y ? p->yn : p->xn) + i : NULL,
+                (is_y ? p->ys : p->xs) + i, sums ? (is_y ? p->ysum : p->xsum) + i : NULL);
+}
+
 /* Statistics of unit u: rows [4u, 4u + 4) of x, or of y after x's units. */
 static void stats_unit(long u, int tid, void *arg) {
     prepass_job *job = arg;
-    dist_plan *p = (dist_plan *)job->p;
+    const dist_plan *p = job->p;
     (void)tid;
     const size_t xunits = (p->n + STATS_ROWS - 1) / STATS_ROWS;
     const bool is_y = (size_t)u >= xunits;
     const size_t i = ((size_t)u - (is_y ? xunits : 0)) * STATS_ROWS, end = is_y ? p->m : p->n;
-    const size_t rows = end - i < STATS_ROWS ? end - i : STATS_ROWS;
-    p->k->stats(p, (is_y ? job->y : job->x) + i * p->dim, rows, job->max_known,
-                (is_y ? p->ymax : p->xmax) + i, (is_y ? p->yn : p->xn) + i,
-                (is_y ? p->ys : p->xs) + i, (is_y ? p->ysum : p->xsum) + i);
+    stats_rows(job, is_y, i, end - i < STATS_ROWS ? end - i : STATS_ROWS, true);
 }
 
-/* Prepacked plans (dist_plan.h): unit u is y's panel u, or x's panel u - ypanels after y's: the
-   statistics of its rows, then - all of them finite, else the call fails - the panel, packed
-   while its rows are in cache. Packing uses only the panel's own rows' statistics. */
-static void panel_unit(long u, int tid, void *arg) {
-    prepass_job *job = arg;
-    dist_plan *p = (dist_plan *)job->p;
-    const bool is_y = (size_t)u < p->ypanels;
-    const size_t P = is_y ? p->k->nr : p->k->mr, panel = (size_t)u - (is_y ? 0 : p->ypanels);
-    const size_t r0 = panel * P, end = is_y ? p->m : p->n;
+/* A panel of x (or of y, in one round) packed in the pre-pass (dist_plan.h): its rows' max,
+   then - all of them finite, else the call fails - the panel, all dimensions, packed while the
+   rows are in cache; the packer stores the rows' sums. */
+static void pack_panel(const prepass_job *job, bool is_y, size_t panel, int tid) {
+    const dist_plan *p = job->p;
+    const size_t P = is_y ? p->k->nr : p->k->mr, r0 = panel * P, end = is_y ? p->m : p->n;
     const size_t rows = end - r0 < P ? end - r0 : P;
-    const float *src = is_y ? job->y : job->x;
-    uint32_t *maxbits = (is_y ? p->ymax : p->xmax) + r0;
     for (size_t r = 0; r < rows; r += STATS_ROWS)
-        p->k->stats(p, src + (r0 + r) * p->dim, rows - r < STATS_ROWS ? rows - r : STATS_ROWS,
-                    false, maxbits + r, (is_y ? p->yn : p->xn) + r0 + r,
-                    (is_y ? p->ys : p->xs) + r0 + r, (is_y ? p->ysum : p->xsum) + r0 + r);
+        stats_rows(job, is_y, r0 + r, rows - r < STATS_ROWS ? rows - r : STATS_ROWS, false);
+    const uint32_t *maxbits = (is_y ? p->ymax : p->xmax) + r0;
     for (size_t r = 0; r < rows; r++)
         if (maxbits[r] >= 0x7f800000u)
             return; /* NaN / Inf: an error, nothing to pack */
     const size_t bytes = P * ((p->dim + p->group - 1) / p->group * p->group) * p->elem;
-    p->k->pack(p, is_y, r0, src, 0, p->dim, (is_y ? p->bblock : p->xpacked) + panel * bytes,
+    p->k->pack(p, is_y, r0, is_y ? job->y : job->x, 0, p->dim,
+               (is_y ? p->bblock : p->xpacked) + panel * bytes,
                p->scratch + (size_t)tid * DIST_PACK_SCRATCH);
 }
 
-/* Row statistics of x and y (parallel over rows when there is enough of them); prepacked plans
-   pack the panels too. */
+/* x prepacked: unit u is x's panel u, then y's panel (yprepacked) or y's rows [4u', 4u' + 4). */
+static void packed_unit(long u, int tid, void *arg) {
+    prepass_job *job = arg;
+    const dist_plan *p = job->p;
+    const size_t xpanels = (p->n + p->k->mr - 1) / p->k->mr;
+    if ((size_t)u < xpanels) {
+        pack_panel(job, false, (size_t)u, tid);
+    } else if (p->yprepacked) {
+        pack_panel(job, true, (size_t)u - xpanels, tid);
+    } else {
+        const size_t i = ((size_t)u - xpanels) * STATS_ROWS;
+        stats_rows(job, true, i, p->m - i < STATS_ROWS ? p->m - i : STATS_ROWS, true);
+    }
+}
+
+/* Row statistics of x and y (parallel over rows when there is enough of them); with x
+   prepacked (INT8), its panels and, in one round, y's are packed here too. */
 static void all_stats(dist_plan *p, const float *x, const float *y, bool max_known) {
     prepass_job job = {p, x, y, max_known, 0};
     const bool big = (p->n + p->m) * p->dim > 65536;
-    if (p->prepacked) { /* INT8: max_known is never set (no prescale) */
-        const long units = (long)(p->ypanels + (p->n + p->k->mr - 1) / p->k->mr);
-        imi_parallel_for(big ? p->threads : 1, units, 1, panel_unit, &job);
+    if (p->xprepacked) { /* INT8: max_known is never set (no prescale) */
+        const size_t yunits = p->yprepacked ? p->ypanels : (p->m + STATS_ROWS - 1) / STATS_ROWS;
+        const long units = (long)((p->n + p->k->mr - 1) / p->k->mr + yunits);
+        imi_parallel_for(big ? p->threads : 1, units, 1, packed_unit, &job);
         return;
     }
     const long units =

@@ -50,8 +50,10 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
     void *edge = (unsigned char *)p->edge + (size_t)tid * MR * NR * 4;
     const size_t nir = (rows + MR - 1) / MR, njr = (cols + NR - 1) / NR;
     const unsigned char *a;
-    if (p->prepacked) { /* x's panels were packed by the pre-pass (one round) */
-        a = p->xpacked + i0 / MR * apanel;
+    size_t astride = apanel; /* from one x panel to the next */
+    if (p->xprepacked) { /* the pre-pass packed x's panels, all dimensions: this round's part */
+        astride = MR * ((p->dim + p->group - 1) / p->group * p->group) * p->elem;
+        a = p->xpacked + i0 / MR * astride + k0 * MR * p->elem;
     } else {
         unsigned char *mine = p->ablock + (size_t)tid * p->mc * p->kpack * p->elem;
         void *scratch = p->scratch + (size_t)tid * DIST_PACK_SCRATCH;
@@ -71,7 +73,7 @@ static void run_task(const dist_plan *p, size_t i0, size_t rows, size_t j0, size
             const unsigned char *b = p->bblock + (j0 / NR + jr) * bpanel + s0 * NR * p->elem;
             const size_t jc = j0 + jr * NR, cw = cols - jr * NR < NR ? cols - jr * NR : NR;
             for (size_t ir = 0; ir < nir; ir++) {
-                const unsigned char *ai = a + ir * apanel + s0 * MR * p->elem;
+                const unsigned char *ai = a + ir * astride + s0 * MR * p->elem;
                 const size_t ic = i0 + ir * MR, rh = rows - ir * MR < MR ? rows - ir * MR : MR;
                 float *c = out + ic * m + jc;
                 if (rh == MR && cw == NR) {
@@ -115,7 +117,7 @@ void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
     if (!big || p->threads < 2) {
         for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
             const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
-            for (long jp = 0; jp < (p->prepacked ? 0 : ypanels); jp++)
+            for (long jp = 0; jp < (p->yprepacked ? 0 : ypanels); jp++)
                 pack_y(p, jp, y, k0, kb, 0);
             for (long t = 0; t < tasks; t++)
                 task(p, t, x, k0, kb, 0, out);
@@ -134,7 +136,7 @@ void imi_dist_run(dist_plan *p, const float *x, const float *y, float *out) {
         for (size_t k0 = 0; k0 < p->dim; k0 += p->kpack) {
             const size_t kb = p->dim - k0 < p->kpack ? p->dim - k0 : p->kpack;
 #pragma omp for schedule(dynamic, 1)
-            for (long jp = 0; jp < (p->prepacked ? 0 : ypanels); jp++)
+            for (long jp = 0; jp < (p->yprepacked ? 0 : ypanels); jp++)
                 pack_y(p, jp, y, k0, kb, tid);
 #pragma omp for schedule(dynamic, 1)
             for (long t = 0; t < tasks; t++)

@@ -22,6 +22,18 @@ static size_t store_bytes(dist_store s) {
     return s == DIST_STORE_F32 ? 4 : s == DIST_STORE_I8 || s == DIST_STORE_I8_AMX ? 1 : 2;
 }
 
+/* Bytes of all of x's packed panels (rows to whole panels, dimensions to whole blocks), or 0
+   when over DIST_XALL_BYTES. */
+static size_t xall_bytes(size_t n, size_t dim, size_t mr, size_t kc, size_t elem) {
+    if (dim > DIST_XALL_BYTES || n > DIST_XALL_BYTES)
+        return 0;
+    const size_t row = round_up(dim, kc) * elem; /* small: dim <= DIST_XALL_BYTES */
+    if (row > DIST_XALL_BYTES)
+        return 0;
+    const size_t rows = round_up(n, mr);
+    return rows <= DIST_XALL_BYTES / row ? rows * row : 0;
+}
+
 /* Everything but the workspace pointers. False when a size overflows. */
 static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_options *o) {
     const dist_kernel *k = imi_dist_kernel(o->precision);
@@ -44,15 +56,12 @@ static bool make_plan(dist_plan *p, size_t n, size_t m, size_t dim, const imm_op
     size_t fit = rows * p->kc >= ycap ? 1 : ycap / (rows * p->kc);
     const size_t xrows = round_up(k->mc, k->mr) * p->kc,
                  xfit = xrows >= xcap ? 1 : xcap / xrows;
-    /* INT8 rows that fit one round of y's buffer, with all of x's panels within
-       DIST_XALL_BYTES: packed once, in the pre-pass (dist_plan.h); x's cap does not apply. */
-    const size_t row_bytes = blocks <= DIST_XALL_BYTES / (p->kc * p->elem)
-                                 ? blocks * p->kc * p->elem
-                                 : DIST_XALL_BYTES + 1;
-    p->prepacked = dist_store_int(k->store) && blocks <= fit && n <= DIST_XALL_BYTES &&
-                   round_up(n, k->mr) <= DIST_XALL_BYTES / row_bytes;
-    fit = fit < xfit || p->prepacked ? fit : xfit;
+    /* INT8: x packed whole in the pre-pass when it fits DIST_XALL_BYTES (x's cap then does
+       not apply), and y too when it fits one round (dist_plan.h). */
+    p->xprepacked = dist_store_int(k->store) && xall_bytes(n, dim, k->mr, p->kc, p->elem) != 0;
+    fit = fit < xfit || p->xprepacked ? fit : xfit;
     p->kpack = p->kc * (fit < blocks ? fit : blocks);
+    p->yprepacked = p->xprepacked && blocks <= fit;
     p->threads = imi_threads(o);
     /* Row blocks of at most the kernel's mc rows, as many as a multiple of the threads when
        there are enough: the blocks' micro-panels are dealt out evenly (dist_tiles.c), so every
@@ -97,10 +106,18 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     acap = acap < afull ? acap : afull;
     imi_layout l = IMI_LAYOUT_INIT;
     const size_t at_b = imi_layout_add(&l, bcap, p->elem, 64);
-    /* acap * elem: < bytes of x; prepacked: x's panels (one round: kpack bytes per row) */
-    const size_t at_a = p->prepacked
-                            ? imi_layout_add(&l, round_up(n, mr), p->kpack * p->elem, 64)
-                            : imi_layout_add(&l, T, acap * p->elem, 64);
+    /* acap * elem: < bytes of x. INT8: room for x's panels too (xprepacked), or for
+       DIST_XALL_BYTES when they are larger, so that the workspace grows with n and dim (a
+       context warmed on a larger call must not allocate for a smaller one). */
+    size_t abytes;
+    if (!imi_mul_size(T, acap * p->elem, &abytes))
+        return 0;
+    if (dist_store_int(p->k->store)) {
+        const size_t xall = xall_bytes(n, p->dim, mr, p->kc, p->elem);
+        const size_t room = xall != 0 ? xall : DIST_XALL_BYTES;
+        abytes = abytes > room ? abytes : room;
+    }
+    const size_t at_a = imi_layout_add(&l, 1, abytes, 64);
     const size_t at_scratch = imi_layout_add(&l, T, DIST_PACK_SCRATCH, 64);
     const size_t at_edge = imi_layout_add(&l, T, (size_t)mr * p->k->nr * 4, 64);
     const size_t at_xmax = imi_layout_add(&l, n, 4, 64), at_ymax = imi_layout_add(&l, m, 4, 64);
@@ -110,8 +127,8 @@ static size_t layout(dist_plan *p, unsigned char *base) {
     const size_t total = imi_layout_total(&l, 64);
     if (base != NULL && total != 0) {
         p->bblock = base + at_b;
-        p->ablock = p->prepacked ? NULL : base + at_a;
-        p->xpacked = p->prepacked ? base + at_a : NULL;
+        p->ablock = p->xprepacked ? NULL : base + at_a;
+        p->xpacked = p->xprepacked ? base + at_a : NULL;
         p->scratch = base + at_scratch, p->edge = base + at_edge;
         p->xmax = (uint32_t *)(base + at_xmax), p->ymax = (uint32_t *)(base + at_ymax);
         p->xn = (double *)(base + at_xn), p->yn = (double *)(base + at_yn);
