@@ -345,8 +345,10 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *      huge rows whose distance might not fit in a float, for FP32 / BF16 pairs so small that
  *      fp32 products could underflow (|x~|^2 + |y~|^2 < dim 2^-100), and, in a call scaled by a
  *      power of two (note 4), for BF16 pairs with a row whose largest |v| the scaling takes
- *      below 1, the output is the sum of (x~_k - y~_k)^2 in double instead. d^2 is clamped at 0,
- *      rounded to float, and for L2 the square root of the clamped double is rounded to float.
+ *      below 1, the output is the sum of (x~_k - y~_k)^2 in double instead. d^2 is clamped at 0
+ *      and rounded to float (SQL2); L2 is the float square root of that float (sqrtf, within
+ *      one ulp of the exact root of the double), unless it is subnormal or d^2 exceeds FLT_MAX:
+ *      then the square root of the clamped double, rounded to float.
  *   3. Determinism: every SIMD variant (see imm_simd_arch()) and every thread count returns
  *      bitwise the same out, for every precision.
  *   4. Precisions, the rows the kernels see, and the inputs they are safe for:

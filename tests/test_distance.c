@@ -99,7 +99,8 @@ static void test_against_reference(void **state) {
 /* Header note 2, FP32: d^2 = (|x|^2 + |y|^2) - 2 x.y in double, the dot product in blocks of 256
  * dimensions with one fp32 FMA chain per block (increasing k) and the block sums added in
  * fp32, in block order; below 1/16 of |x|^2 + |y|^2 the sum of (x_k - y_k)^2 in double instead;
- * clamped at 0, rounded to float, for L2 the double square root rounded. Only the summation order
+ * clamped at 0, rounded to float, for L2 the float square root of that float (the double root,
+ * rounded, when the float would be subnormal or d^2 exceeds FLT_MAX). Only the summation order
  * of the double norms is left open, so the output must be the rounding of a value within 1e-12
  * (relative) of this reference, taking either branch when d^2 sits at the threshold. */
 static double note2_dot(const float *x, const float *y, size_t dim) {
@@ -113,6 +114,13 @@ static double note2_dot(const float *x, const float *y, size_t dim) {
     return (double)dot;
 }
 
+/* L2 from the clamped d^2 v, as note 2 words it. */
+static float note2_root(double v) {
+    if (v == 0.0 || (v >= 0x1p-126 && v <= (double)FLT_MAX))
+        return sqrtf((float)v);
+    return (float)sqrt(v);
+}
+
 static int matches_note2(float got, const float *x, const float *y, size_t dim, int root) {
     double s = tu_sqnorm(x, dim) + tu_sqnorm(y, dim);
     double formula = s - 2.0 * note2_dot(x, y, dim), direct = tu_sqdist(x, y, dim);
@@ -122,7 +130,7 @@ static int matches_note2(float got, const float *x, const float *y, size_t dim, 
     for (int c = 0; c < 2 && !isnan(cand[c]); c++)
         for (int side = -1; side <= 1; side += 2) {
             double v = fmax(cand[c], 0.0) * (1.0 + side * 1e-12);
-            if (got == (root ? (float)sqrt(v) : (float)v))
+            if (got == (root ? note2_root(v) : (float)v))
                 return 1;
         }
     return 0;

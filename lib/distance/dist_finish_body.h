@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "distance/dist_convert.h"
 #include "distance/dist_plan.h"
 
 #ifndef DIST_FINISH_ROWS
@@ -74,10 +75,24 @@ void DIST_FINISH_ROWS(const dist_plan *p, size_t i0, size_t i1, const float *x, 
                                    dist_tiny_pair(p, s[q], p->xmax[i], p->ymax[j0 + q]))))
                         d2[q] = imi_dist_direct(p, i, j0 + q, x, y);
                 }
-            for (size_t q = 0; q < cnt; q++) {
-                const double v = (d2[q] > 0.0 ? d2[q] : 0.0) * p->rescale;
-                o[q] = p->root ? (float)sqrt(v) : (float)v;
+            if (!p->root) {
+                for (size_t q = 0; q < cnt; q++)
+                    o[q] = (float)((d2[q] > 0.0 ? d2[q] : 0.0) * p->rescale);
+                continue;
             }
+            /* dist_root(), with the common case (every d^2 a normal float or 0) in one loop the
+               compiler vectorises: vcvtpd2ps, vsqrtps */
+            int outside = 0;
+            for (size_t q = 0; q < cnt; q++) {
+                d2[q] = (d2[q] > 0.0 ? d2[q] : 0.0) * p->rescale;
+                outside |= !dist_root_in_float(d2[q]);
+            }
+            if (!outside)
+                for (size_t q = 0; q < cnt; q++)
+                    o[q] = sqrtf((float)d2[q]);
+            else
+                for (size_t q = 0; q < cnt; q++)
+                    o[q] = dist_root(d2[q]);
         }
     }
 }

@@ -87,7 +87,7 @@ bool imi_dist_nearest(const float *x, const float *y, size_t k, size_t dim, cons
                 return false; /* computed directly */
         }
         const double v = d2 > 0.0 ? d2 : 0.0;
-        const float d = root ? (float)sqrt(v) : (float)v;
+        const float d = root ? dist_root(v) : (float)v;
         if (t == 0 || d < dbest) { /* the first on ties */
             dbest = d;
             tbest = (int32_t)t;

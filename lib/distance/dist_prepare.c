@@ -70,7 +70,7 @@ static void overflow_row(long i, int tid, void *arg) {
         if (bx + dist_row_bound(p, p->ymax[j]) < p->bound_limit)
             continue;
         double v = imi_dist_direct(p, (size_t)i, j, job->x, job->y) * p->rescale;
-        float f = p->root ? (float)sqrt(v) : (float)v;
+        float f = p->root ? dist_root(v) : (float)v;
         if (isinf(f)) {
 #pragma omp atomic write
             job->overflow = 1;
