@@ -93,9 +93,9 @@ static inline bool dist_root_in_float(double v) {
 }
 
 /* L2's output from the clamped d^2 v >= 0 (header note 2). The float square root of a float
-   is one vsqrtps, where the double one took a fifth of a B = 1024, D = 784 INT8 call: within
-   one ulp of sqrt(v) (the rounding of v costs at most a quarter of one), and sqrt of the SQL2
-   output exactly. */
+   is one vsqrtps, where the double one took an eighth of a B = 1024, D = 784 INT8 call: within
+   one ulp of sqrt(v) (rounding v to float moves its root by at most half an ulp, the float
+   root's own rounding by another half), and exactly sqrtf of the SQL2 output. */
 static inline float dist_root(double v) {
     return dist_root_in_float(v) ? sqrtf((float)v) : (float)sqrt(v);
 }
