@@ -457,12 +457,17 @@ static void test_determinism(void **state) {
 static void dump_results(FILE *f) {
     static const size_t shapes[][3] = {
         /* rows, cols, kind: 0 image-noise 1 ties 2 uniform 3 steps of one float ulp at 2^20,
-           4 integers below 64 */
+           4 integers below 64, 5 and 6 few levels (below) */
         {256, 256, 0}, {200, 200, 1}, {60, 200, 1},   {500, 500, 2},
         {37, 37, 1},   {300, 301, 2}, {4100, 4100, 2}, /* candidate lists from 4096 on */
         {1024, 1024, 0}, {600, 600, 1}, /* sparse mode; sparse mode giving up */
         {1500, 1500, 3}, /* reduced costs closer than float resolves: the float screens */
-        {1024, 1024, 4}};  /* 64 cost levels: ties inside the sparse mode's lists */
+        {1024, 1024, 4},   /* 64 cost levels: ties inside the sparse mode's lists */
+        /* few levels, plus a diagonal pattern (5) or halves and a small integer (6): runs of
+           equal reduced costs inside one lane of the list minima, where the runner-up's column
+           decides which optimal assignment ARR reaches (a runner-up that ignored the column
+           order returned another one on each of these matrices) */
+        {600, 600, 5},     {600, 600, 6},    {1024, 1024, 5}, {1024, 1024, 6}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], kind = shapes[s][2];
         float *c;
@@ -475,6 +480,8 @@ static void dump_results(FILE *f) {
                 c[i] = kind == 1   ? (float)tu_below(&r, 3)
                        : kind == 3 ? 0x1p20f + 0.125f * (float)tu_below(&r, 400)
                        : kind == 4 ? (float)tu_below(&r, 64)
+                       : kind == 5 ? (float)(tu_below(&r, 8) + (i / cols + i % cols) % 7)
+                       : kind == 6 ? 0.5f * (float)tu_below(&r, 12) + (float)tu_below(&r, 3)
                                    : (float)tu_unif(&r);
         }
         int32_t *a = malloc(rows * sizeof *a);
