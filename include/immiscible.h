@@ -378,9 +378,9 @@ IMM_API IMM_NODISCARD int imm_lap_certify(const float *cost, size_t rows, size_t
  *      tiles for INT8 with IMM_ARCH=amx, see imm_simd_arch()) or AVX2 kernels, chosen once per
  *      process; OpenMP over blocks of the output, one team per call.
  *   7. Memory (allocated per call): O(n + m) for row norms and scales, and packing buffers for
- *      a block of y's rows and, per thread, of x's (INT8: all of x, about n * dim bytes, at
- *      most 64 MiB, instead), which do not grow with n * m and never shrink as n, m or dim grow
- *      (the README gives the sizes). out holds the dot products while they are summed. */
+ *      a block of y's rows and, per thread, of x's (INT8: all of x, about n * dim bytes up to a
+ *      fixed cap, instead), which do not grow with n * m and never shrink as n, m or dim grow
+ *      (the README gives the sizes and the cap). out holds the dot products while they are summed. */
 IMM_API IMM_NODISCARD int imm_distance(const float *x, size_t n, const float *y, size_t m,
                                        size_t dim, const imm_options *opts, float *out);
 

@@ -93,9 +93,10 @@ static inline bool dist_root_in_float(double v) {
 }
 
 /* L2's output from the clamped d^2 v >= 0 (header note 2). The float square root of a float
-   is one vsqrtps, where the double one took an eighth of a B = 1024, D = 784 INT8 call: within
-   one ulp of sqrt(v) (rounding v to float moves its root by at most half an ulp, the float
-   root's own rounding by another half), and exactly sqrtf of the SQL2 output. */
+   (vsqrtps, 16 lanes) costs a fraction of the double one (vsqrtpd, 8 lanes, slower per lane),
+   which dominated the finish of INT8 calls with few dimensions (the README has the figures).
+   Within one ulp of sqrt(v) (rounding v to float moves its root by at most half an ulp, the
+   float root's own rounding by another half), and exactly sqrtf of the SQL2 output. */
 static inline float dist_root(double v) {
     return dist_root_in_float(v) ? sqrtf((float)v) : (float)sqrt(v);
 }

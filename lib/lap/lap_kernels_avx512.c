@@ -17,13 +17,19 @@ static inline void lanes2_f64_init(lanes2_f64 *l) {
     l->i1 = l->i2 = _mm512_set1_epi64(-1);
 }
 
-static inline void lanes2_f64_push(lanes2_f64 *l, __m512d h, __m512i idx) {
-    const __mmask8 lt1 = _mm512_cmp_pd_mask(h, l->m1, _CMP_LT_OQ);
-    const __mmask8 lt2 = _mm512_cmp_pd_mask(h, l->m2, _CMP_LT_OQ);
+/* (h, idx) into the lanes where it beats the smallest (lt1) or the runner-up (lt2). */
+static inline void lanes2_f64_take(lanes2_f64 *l, __m512d h, __m512i idx, __mmask8 lt1,
+                                   __mmask8 lt2) {
     l->m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(l->m2, lt2, h), lt1, l->m1);
     l->i2 = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(l->i2, lt2, idx), lt1, l->i1);
     l->m1 = _mm512_mask_mov_pd(l->m1, lt1, h);
     l->i1 = _mm512_mask_mov_epi64(l->i1, lt1, idx);
+}
+
+/* Columns idx increasing in every lane: strict compares keep the lower column on ties. */
+static inline void lanes2_f64_push(lanes2_f64 *l, __m512d h, __m512i idx) {
+    lanes2_f64_take(l, h, idx, _mm512_cmp_pd_mask(h, l->m1, _CMP_LT_OQ),
+                    _mm512_cmp_pd_mask(h, l->m2, _CMP_LT_OQ));
 }
 
 static inline __mmask8 lex_lt_f64(__m512d x, __m512i ix, __m512d y, __m512i iy) {
@@ -46,12 +52,7 @@ static inline void lanes2_f64_merge(lanes2_f64 *a, const lanes2_f64 *b) {
 
 /* Columns idx in any order (lists): compared by (h, column). */
 static inline void lanes2_f64_push_lex(lanes2_f64 *l, __m512d h, __m512i idx) {
-    const __mmask8 lt1 = lex_lt_f64(h, idx, l->m1, l->i1);
-    const __mmask8 lt2 = lex_lt_f64(h, idx, l->m2, l->i2);
-    l->m2 = _mm512_mask_mov_pd(_mm512_mask_mov_pd(l->m2, lt2, h), lt1, l->m1);
-    l->i2 = _mm512_mask_mov_epi64(_mm512_mask_mov_epi64(l->i2, lt2, idx), lt1, l->i1);
-    l->m1 = _mm512_mask_mov_pd(l->m1, lt1, h);
-    l->i1 = _mm512_mask_mov_epi64(l->i1, lt1, idx);
+    lanes2_f64_take(l, h, idx, lex_lt_f64(h, idx, l->m1, l->i1), lex_lt_f64(h, idx, l->m2, l->i2));
 }
 
 /* The two smallest over the lanes (lap_lanes_min2). */
