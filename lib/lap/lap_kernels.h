@@ -54,6 +54,12 @@ typedef struct {
 #define LAP_POTS_WIDEN(cmag, x) (0x1p-21 * ((cmag) + fabs(x)))
 #define LAP_FLOAT_RANGE 0x1p64
 
+/* The smallest float >= x (|x| <= 2^65): a float screen's cut. */
+static inline float lap_float_at_least(double x) {
+    const float f = (float)x;
+    return (double)f < x ? nextafterf(f, INFINITY) : f;
+}
+
 /* Stores, in increasing column order, every j with h = (double)c[j] - v[j] <= cut: h[k] and
  * col[k]. Returns the count, or cap + 1 as soon as more than cap qualify (h and col then need
  * room for cap + 8 entries). */

@@ -44,31 +44,79 @@ static void two_smallest_avx2(const float *c, const double *v, size_t n, lap_min
     *out = m;
 }
 
-/* Float lanes with int32 indices (integer blends: every index exact), merged by
-   lap_lanes_min2_f32. */
+/* Float lanes with int32 indices. Two sets of lanes take alternate blocks of 8 columns (one
+   set's compare-and-blend chain is latency-bound) and merge lane by lane before
+   lap_lanes_min2_f32: each lane then holds the two smallest (value, column) of the same columns
+   as one set scanning them in order would, so the result is the same. */
+typedef struct {
+    __m256 m1, m2; /* per lane: smallest, runner-up */
+    __m256 i1, i2; /* their columns, int32 bits in float lanes (blends move them unchanged) */
+} lanes2_f32;
+
+static inline void lanes2_f32_init(lanes2_f32 *l) {
+    l->m1 = l->m2 = _mm256_set1_ps(INFINITY);
+    l->i1 = l->i2 = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+}
+
+/* Columns idx (increasing in every lane) with reduced costs h: strict compares keep the lower
+   column on ties. */
+static inline void lanes2_f32_push(lanes2_f32 *l, __m256 h, __m256 idx) {
+    const __m256 lt1 = _mm256_cmp_ps(h, l->m1, _CMP_LT_OQ);
+    const __m256 lt2 = _mm256_cmp_ps(h, l->m2, _CMP_LT_OQ);
+    l->m2 = _mm256_blendv_ps(_mm256_blendv_ps(l->m2, h, lt2), l->m1, lt1);
+    l->i2 = _mm256_blendv_ps(_mm256_blendv_ps(l->i2, idx, lt2), l->i1, lt1);
+    l->m1 = _mm256_blendv_ps(l->m1, h, lt1);
+    l->i1 = _mm256_blendv_ps(l->i1, idx, lt1);
+}
+
+/* (x, ix) < (y, iy) lexicographically, per lane (a mask in float lanes). */
+static inline __m256 lex_lt_f32(__m256 x, __m256 ix, __m256 y, __m256 iy) {
+    const __m256 jlt =
+        _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_castps_si256(iy), _mm256_castps_si256(ix)));
+    return _mm256_or_ps(_mm256_cmp_ps(x, y, _CMP_LT_OQ),
+                        _mm256_and_ps(_mm256_cmp_ps(x, y, _CMP_EQ_OQ), jlt));
+}
+
+/* a = the two smallest of a's and b's columns (disjoint), per lane. */
+static inline void lanes2_f32_merge(lanes2_f32 *a, const lanes2_f32 *b) {
+    const __m256 bf = lex_lt_f32(b->m1, b->i1, a->m1, a->i1);
+    const __m256 lo = _mm256_blendv_ps(b->m1, a->m1, bf); /* the larger of the two minima */
+    const __m256 ilo = _mm256_blendv_ps(b->i1, a->i1, bf);
+    const __m256 r = _mm256_blendv_ps(a->m2, b->m2, bf); /* the smaller one's runner-up */
+    const __m256 ir = _mm256_blendv_ps(a->i2, b->i2, bf);
+    a->m1 = _mm256_blendv_ps(a->m1, b->m1, bf);
+    a->i1 = _mm256_blendv_ps(a->i1, b->i1, bf);
+    const __m256 lt = lex_lt_f32(lo, ilo, r, ir);
+    a->m2 = _mm256_blendv_ps(r, lo, lt);
+    a->i2 = _mm256_blendv_ps(ir, ilo, lt);
+}
+
 static void two_smallest_f32_avx2(const float *c, const float *vf, size_t n, lap_min2 *out) {
-    __m256 m1 = _mm256_set1_ps(INFINITY), m2 = m1;
-    __m256i i1 = _mm256_set1_epi32(-1), i2 = i1;
+    lanes2_f32 A, B;
+    lanes2_f32_init(&A);
+    lanes2_f32_init(&B);
     __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i step = _mm256_set1_epi32(8);
+    const __m256i s8 = _mm256_set1_epi32(8), s16 = _mm256_set1_epi32(16);
     size_t j = 0;
-    for (; j + 8 <= n; j += 8) {
-        __m256 h = _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(vf + j));
-        __m256 lt1 = _mm256_cmp_ps(h, m1, _CMP_LT_OQ);
-        __m256 lt2 = _mm256_cmp_ps(h, m2, _CMP_LT_OQ);
-        __m256i l1 = _mm256_castps_si256(lt1), l2 = _mm256_castps_si256(lt2);
-        m2 = _mm256_blendv_ps(_mm256_blendv_ps(m2, h, lt2), m1, lt1);
-        i2 = _mm256_blendv_epi8(_mm256_blendv_epi8(i2, idx, l2), i1, l1);
-        m1 = _mm256_blendv_ps(m1, h, lt1);
-        i1 = _mm256_blendv_epi8(i1, idx, l1);
-        idx = _mm256_add_epi32(idx, step);
+    for (; j + 16 <= n; j += 16) {
+        lanes2_f32_push(&A, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(vf + j)),
+                        _mm256_castsi256_ps(idx));
+        lanes2_f32_push(&B, _mm256_sub_ps(_mm256_loadu_ps(c + j + 8), _mm256_loadu_ps(vf + j + 8)),
+                        _mm256_castsi256_ps(_mm256_add_epi32(idx, s8)));
+        idx = _mm256_add_epi32(idx, s16);
     }
+    if (j + 8 <= n) {
+        lanes2_f32_push(&A, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(vf + j)),
+                        _mm256_castsi256_ps(idx));
+        j += 8;
+    }
+    lanes2_f32_merge(&A, &B);
     float a1[8], a2[8];
     int32_t b1[8], b2[8];
-    _mm256_storeu_ps(a1, m1);
-    _mm256_storeu_ps(a2, m2);
-    _mm256_storeu_si256((__m256i *)b1, i1);
-    _mm256_storeu_si256((__m256i *)b2, i2);
+    _mm256_storeu_ps(a1, A.m1);
+    _mm256_storeu_ps(a2, A.m2);
+    _mm256_storeu_si256((__m256i *)b1, _mm256_castps_si256(A.i1));
+    _mm256_storeu_si256((__m256i *)b2, _mm256_castps_si256(A.i2));
     lap_min2 m = lap_lanes_min2_f32(a1, b1, a2, b2, 8);
     imi_lap_two_smallest_f32_tail(c, vf, j, n, &m);
     *out = m;
@@ -107,24 +155,62 @@ static void relax_avx2(const float *c, const double *v, const double *sc, double
     *bestj = imi_lap_relax_tail(c, v, sc, r, row, j, n, d, pred, a[L], (int32_t)b[L]);
 }
 
+/* For each 4-bit mask, the 32-bit lanes that move the mask's 64-bit lanes to the front (a
+   compress: AVX2 has none). Entries past the mask's count are don't-cares. */
+static const int32_t k_compress_pd[16][8] = {
+    {0, 1, 0, 1, 0, 1, 0, 1}, {0, 1, 0, 1, 0, 1, 0, 1}, {2, 3, 0, 1, 0, 1, 0, 1},
+    {0, 1, 2, 3, 0, 1, 0, 1}, {4, 5, 0, 1, 0, 1, 0, 1}, {0, 1, 4, 5, 0, 1, 0, 1},
+    {2, 3, 4, 5, 0, 1, 0, 1}, {0, 1, 2, 3, 4, 5, 0, 1}, {6, 7, 0, 1, 0, 1, 0, 1},
+    {0, 1, 6, 7, 0, 1, 0, 1}, {2, 3, 6, 7, 0, 1, 0, 1}, {0, 1, 2, 3, 6, 7, 0, 1},
+    {4, 5, 6, 7, 0, 1, 0, 1}, {0, 1, 4, 5, 6, 7, 0, 1}, {2, 3, 4, 5, 6, 7, 0, 1},
+    {0, 1, 2, 3, 4, 5, 6, 7}};
+
+/* Columns j .. j + 3 into the filter's output: those of the 4-bit mask `le` (h given), stored
+   whole (cnt <= cap here, and the buffers hold cap + 8). */
+static inline size_t filter_store(__m256d t, int le, size_t j, double *h, int32_t *col,
+                                  size_t cnt) {
+    const __m256i perm = _mm256_loadu_si256((const __m256i *)k_compress_pd[le]);
+    _mm256_storeu_pd(h + cnt,
+                     _mm256_castps_pd(_mm256_permutevar8x32_ps(_mm256_castpd_ps(t), perm)));
+    /* the columns: lane k of the mask holds column j + k; pairs (2k, 2k + 1) / 2 = k */
+    const __m256i cols = _mm256_add_epi32(_mm256_set1_epi32((int)j), _mm256_srli_epi32(perm, 1));
+    _mm_storeu_si128((__m128i *)(col + cnt), _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(
+                                                 cols, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6))));
+    return cnt + (size_t)__builtin_popcount((unsigned)le);
+}
+
 static size_t filter_avx2(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                           int32_t *col, size_t cap) {
     const double *v = p->v;
     const __m256d vcut = _mm256_set1_pd(cut);
     size_t cnt = 0, j = 0;
-    for (; j + 4 <= n; j += 4) {
-        __m256d t = reduced(c, v, j);
-        int le = _mm256_movemask_pd(_mm256_cmp_pd(t, vcut, _CMP_LE_OQ));
-        if (le) { /* rare: store the few that pass one by one */
-            double lane[4];
-            _mm256_storeu_pd(lane, t);
-            for (int l = 0; l < 4; l++)
-                if (le & (1 << l)) {
-                    if (cnt == cap)
+    if (p->vf != NULL && p->cmag + fabs(cut) <= LAP_FLOAT_RANGE) {
+        /* 8 columns screened in float, the candidates decided in double */
+        const __m256 fcut = _mm256_set1_ps(lap_float_at_least(cut + LAP_POTS_WIDEN(p->cmag, cut)));
+        for (; j + 8 <= n; j += 8) {
+            const __m256 hf = _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(p->vf + j));
+            const int maybe = _mm256_movemask_ps(_mm256_cmp_ps(hf, fcut, _CMP_LE_OQ));
+            for (int half = 0; half < 2 && maybe; half++) {
+                if (!((maybe >> (4 * half)) & 15))
+                    continue;
+                const size_t jj = j + 4 * (size_t)half;
+                const __m256d t = reduced(c, v, jj);
+                const int le = _mm256_movemask_pd(_mm256_cmp_pd(t, vcut, _CMP_LE_OQ));
+                if (le) {
+                    cnt = filter_store(t, le, jj, h, col, cnt);
+                    if (cnt > cap)
                         return cap + 1;
-                    h[cnt] = lane[l];
-                    col[cnt++] = (int32_t)(j + (size_t)l);
                 }
+            }
+        }
+    }
+    for (; j + 4 <= n; j += 4) {
+        const __m256d t = reduced(c, v, j);
+        const int le = _mm256_movemask_pd(_mm256_cmp_pd(t, vcut, _CMP_LE_OQ));
+        if (le) {
+            cnt = filter_store(t, le, j, h, col, cnt);
+            if (cnt > cap)
+                return cap + 1;
         }
     }
     return imi_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
@@ -169,10 +255,118 @@ static void col_add_avx2(const float *c, double *v, size_t n, float *lo, float *
     imi_lap_col_add_tail(c, v, j, n, lo, hi);
 }
 
+/* The cut from 64 classes of columns (lane l of every 8th vector of 8 float columns: one pass,
+   no horizontal work per block), screened in float, the keep-th smallest class minimum found by
+   counting ranks; the block way (double) without a float copy of v. */
+#define CUT_CLASSES 64
+
 static double cut_avx2(const float *c, const lap_pots *p, size_t n, size_t keep) {
-    return imi_lap_cut_blocks(c, p->v, n, keep, block_min_avx2);
+    if (keep > CUT_CLASSES / 2 + 1 || n < 4 * CUT_CLASSES || p->vf == NULL ||
+        p->cmag > LAP_FLOAT_RANGE) /* keep <= 33: the lists too */
+        return imi_lap_cut_blocks(c, p->v, n, keep, block_min_avx2);
+    __m256 m[8];
+    for (int g = 0; g < 8; g++)
+        m[g] = _mm256_set1_ps(INFINITY);
+    size_t j = 0;
+    for (; j + 64 <= n; j += 64)
+        for (int g = 0; g < 8; g++)
+            m[g] = _mm256_min_ps(m[g], _mm256_sub_ps(_mm256_loadu_ps(c + j + 8 * (size_t)g),
+                                                     _mm256_loadu_ps(p->vf + j + 8 * (size_t)g)));
+    float f[CUT_CLASSES];
+    for (int g = 0; g < 8; g++)
+        _mm256_storeu_ps(f + 8 * g, m[g]);
+    for (; j < n; j++) { /* the last columns join the classes of their position mod 64 */
+        const float hf = c[j] - p->vf[j];
+        f[j % CUT_CLASSES] = hf < f[j % CUT_CLASSES] ? hf : f[j % CUT_CLASSES];
+    }
+    /* the value with fewer than keep minima below it and at least keep at or below it */
+    const size_t t = keep - 1;
+    for (int i = 0; i < CUT_CLASSES; i++) {
+        const __m256 x = _mm256_set1_ps(f[i]);
+        size_t lt = 0, le = 0;
+        for (int g = 0; g < 8; g++) {
+            const __m256 a = _mm256_loadu_ps(f + 8 * g);
+            lt += (size_t)__builtin_popcount(
+                (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, x, _CMP_LT_OQ)));
+            le += (size_t)__builtin_popcount(
+                (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(a, x, _CMP_LE_OQ)));
+        }
+        if (lt <= t && t < le) { /* keep columns have (float) h at most f[i]: widened, a cut */
+            const double x64 = f[i];
+            return x64 + LAP_POTS_WIDEN(p->cmag, x64);
+        }
+    }
+    return INFINITY; /* NaN minima (not reached: costs are finite) */
 }
 
-const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2,    relax_avx2,   filter_avx2,
-                                          cut_avx2,             col_add_avx2, two_smallest_f32_avx2,
-                                          imi_lap_select_heap,  imi_lap_list_min2_scalar};
+/* Up to SELECT_RANKED entries: each entry's rank by (h, column) among them, counted in vectors,
+   is its place in the sorted output. Columns ride as doubles (exact); the padding is +Inf,
+   which no entry's h reaches (they are finite), so it never counts. */
+#define SELECT_RANKED 64
+
+static void select_avx2(const double *h, const int32_t *col, size_t cnt, size_t keep,
+                        lap_entry *out) {
+    if (cnt > SELECT_RANKED) {
+        imi_lap_select_heap(h, col, cnt, keep, out);
+        return;
+    }
+    const size_t nv = (cnt + 3) / 4;
+    double H[SELECT_RANKED], J[SELECT_RANKED];
+    for (size_t t = 0; t < 4 * nv; t++) {
+        H[t] = t < cnt ? h[t] : INFINITY;
+        J[t] = t < cnt ? (double)col[t] : 0.0;
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        const __m256d x = _mm256_set1_pd(h[i]), jx = _mm256_set1_pd((double)col[i]);
+        size_t rank = 0;
+        for (size_t g = 0; g < nv; g++) {
+            const __m256d hg = _mm256_loadu_pd(H + 4 * g);
+            const __m256d below = _mm256_or_pd(
+                _mm256_cmp_pd(hg, x, _CMP_LT_OQ),
+                _mm256_and_pd(_mm256_cmp_pd(hg, x, _CMP_EQ_OQ),
+                              _mm256_cmp_pd(_mm256_loadu_pd(J + 4 * g), jx, _CMP_LT_OQ)));
+            rank += (size_t)__builtin_popcount((unsigned)_mm256_movemask_pd(below));
+        }
+        if (rank < keep)
+            out[rank] = (lap_entry){h[i], col[i]};
+    }
+}
+
+/* Lists hold columns in any order: the lanes keep their two smallest by (h, column) (columns as
+   doubles, exact), then merge as usual; the last len % 4 entries go through the scalar push. */
+static void list_min2_avx2(const float *lc, const int32_t *lj, const double *v, size_t len,
+                           lap_min2 *out) {
+    __m256d m1 = _mm256_set1_pd(INFINITY), m2 = m1;
+    __m256d i1 = _mm256_set1_pd(-1.0), i2 = i1;
+    size_t t = 0;
+    for (; t + 4 <= len; t += 4) {
+        const __m128i j = _mm_loadu_si128((const __m128i *)(lj + t));
+        const __m256d h =
+            _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(lc + t)), _mm256_i32gather_pd(v, j, 8));
+        const __m256d jd = _mm256_cvtepi32_pd(j);
+        const __m256d lt1 = _mm256_or_pd(
+            _mm256_cmp_pd(h, m1, _CMP_LT_OQ),
+            _mm256_and_pd(_mm256_cmp_pd(h, m1, _CMP_EQ_OQ), _mm256_cmp_pd(jd, i1, _CMP_LT_OQ)));
+        const __m256d lt2 = _mm256_or_pd(
+            _mm256_cmp_pd(h, m2, _CMP_LT_OQ),
+            _mm256_and_pd(_mm256_cmp_pd(h, m2, _CMP_EQ_OQ), _mm256_cmp_pd(jd, i2, _CMP_LT_OQ)));
+        m2 = _mm256_blendv_pd(_mm256_blendv_pd(m2, h, lt2), m1, lt1);
+        i2 = _mm256_blendv_pd(_mm256_blendv_pd(i2, jd, lt2), i1, lt1);
+        m1 = _mm256_blendv_pd(m1, h, lt1);
+        i1 = _mm256_blendv_pd(i1, jd, lt1);
+    }
+    double a1[4], a2[4];
+    int64_t b1[4], b2[4];
+    _mm256_storeu_pd(a1, m1);
+    _mm256_storeu_pd(a2, m2);
+    lane_indices(i1, b1);
+    lane_indices(i2, b2);
+    lap_min2 m = lap_lanes_min2(a1, b1, a2, b2, 4);
+    for (; t < len; t++)
+        lap_min2_push(&m, (double)lc[t] - v[lj[t]], lj[t]);
+    *out = m;
+}
+
+const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2,    filter_avx2,
+                                          cut_avx2,          col_add_avx2,  two_smallest_f32_avx2,
+                                          select_avx2,       list_min2_avx2};

@@ -97,8 +97,8 @@ static void two_smallest_avx512(const float *c, const double *v, size_t n, lap_m
    lap_lanes_min2_f32: each lane then holds the two smallest (value, column) of the same columns
    as one set scanning them all in order would, so the result is the same. */
 typedef struct {
-    __m512 m1, m2;   /* per lane: smallest, runner-up */
-    __m512i i1, i2;  /* their columns (-1: none yet) */
+    __m512 m1, m2;  /* per lane: smallest, runner-up */
+    __m512i i1, i2; /* their columns (-1: none yet) */
 } lanes2_f32;
 
 static inline void lanes2_f32_init(lanes2_f32 *l) {
@@ -208,12 +208,6 @@ static inline size_t filter_store(__m512d t, __mmask8 le, __m256i idx, double *h
     return cnt + (size_t)__builtin_popcount(le);
 }
 
-/* The smallest float >= x (|x| <= 2^65). */
-static float float_at_least(double x) {
-    float f = (float)x;
-    return (double)f < x ? nextafterf(f, INFINITY) : f;
-}
-
 static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                             int32_t *col, size_t cap) {
     const double *v = p->v;
@@ -222,7 +216,7 @@ static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double 
     size_t cnt = 0, j = 0;
     if (p->vf != NULL && p->cmag + fabs(cut) <= LAP_FLOAT_RANGE) {
         /* 16 columns screened in float, the candidates decided in double */
-        const __m512 fcut = _mm512_set1_ps(float_at_least(cut + LAP_POTS_WIDEN(p->cmag, cut)));
+        const __m512 fcut = _mm512_set1_ps(lap_float_at_least(cut + LAP_POTS_WIDEN(p->cmag, cut)));
         for (; j + 16 <= n; j += 16) {
             const __m512 hf = _mm512_sub_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(p->vf + j));
             const __mmask16 maybe = _mm512_cmp_ps_mask(hf, fcut, _CMP_LE_OQ);
@@ -233,8 +227,8 @@ static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double 
                 const size_t jj = j + 8 * (size_t)half;
                 const __m512d t = reduced8(c, v, jj);
                 const __mmask8 le = _mm512_mask_cmp_pd_mask(mh, t, vcut, _CMP_LE_OQ);
-                cnt = filter_store(t, le, _mm256_add_epi32(idx, _mm256_set1_epi32((int)jj)), h,
-                                   col, cnt);
+                cnt = filter_store(t, le, _mm256_add_epi32(idx, _mm256_set1_epi32((int)jj)), h, col,
+                                   cnt);
                 if (cnt > cap)
                     return cap + 1;
             }
@@ -244,8 +238,8 @@ static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double 
         const __m512d t = reduced8(c, v, j);
         const __mmask8 le = _mm512_cmp_pd_mask(t, vcut, _CMP_LE_OQ);
         if (le) {
-            cnt = filter_store(t, le, _mm256_add_epi32(idx, _mm256_set1_epi32((int)j)), h, col,
-                               cnt);
+            cnt =
+                filter_store(t, le, _mm256_add_epi32(idx, _mm256_set1_epi32((int)j)), h, col, cnt);
             if (cnt > cap)
                 return cap + 1;
         }
@@ -326,8 +320,8 @@ static double cut_avx512(const float *c, const lap_pots *p, size_t n, size_t kee
     return INFINITY; /* NaN minima (not reached: costs are finite) */
 }
 
-/* Up to SELECT_RANKED entries: each entry's rank by (h, column) among them, counted in vectors, is its
-   place in the sorted output. */
+/* Up to SELECT_RANKED entries: each entry's rank by (h, column) among them, counted in vectors, is
+   its place in the sorted output. */
 #define SELECT_RANKED 64
 
 static void select_avx512(const double *h, const int32_t *col, size_t cnt, size_t keep,
@@ -351,10 +345,9 @@ static void select_avx512(const double *h, const int32_t *col, size_t cnt, size_
         const __m256i jx = _mm256_set1_epi32(col[i]);
         size_t rank = 0;
         for (size_t g = 0; g < nv; g++) {
-            const __mmask8 below =
-                _mm512_mask_cmp_pd_mask(valid[g], H[g], x, _CMP_LT_OQ) |
-                (_mm512_mask_cmp_pd_mask(valid[g], H[g], x, _CMP_EQ_OQ) &
-                 _mm256_cmp_epi32_mask(J[g], jx, _MM_CMPINT_LT));
+            const __mmask8 below = _mm512_mask_cmp_pd_mask(valid[g], H[g], x, _CMP_LT_OQ) |
+                                   (_mm512_mask_cmp_pd_mask(valid[g], H[g], x, _CMP_EQ_OQ) &
+                                    _mm256_cmp_epi32_mask(J[g], jx, _MM_CMPINT_LT));
             rank += (size_t)__builtin_popcount(below);
         }
         if (rank < keep)
@@ -392,14 +385,13 @@ static void list_min2_avx512(const float *lc, const int32_t *lj, const double *v
         const __m512d cj = _mm512_cvtps_pd(_mm256_maskz_loadu_ps(live, lc + t));
         /* dead lanes: (+Inf, -1), which never enters */
         const __m512d h = _mm512_mask_sub_pd(_mm512_set1_pd(INFINITY), live, cj, vj);
-        const __m512i jj = _mm512_mask_mov_epi64(_mm512_set1_epi64(-1), live,
-                                                 _mm512_cvtepi32_epi64(j));
+        const __m512i jj =
+            _mm512_mask_mov_epi64(_mm512_set1_epi64(-1), live, _mm512_cvtepi32_epi64(j));
         lanes2_f64_push_lex(&l, h, jj);
     }
     *out = lanes2_f64_result(&l);
 }
 
-const lap_kernels imi_lap_kernels_avx512 = {two_smallest_avx512, relax_avx512,
-                                            filter_avx512,       cut_avx512,
-                                            col_add_avx512,      two_smallest_f32_avx512,
-                                            select_avx512,       list_min2_avx512};
+const lap_kernels imi_lap_kernels_avx512 = {
+    two_smallest_avx512,     relax_avx512,  filter_avx512,   cut_avx512, col_add_avx512,
+    two_smallest_f32_avx512, select_avx512, list_min2_avx512};
