@@ -239,11 +239,11 @@ static const imm_precision k_precs[] = {IMM_PRECISION_FP32, IMM_PRECISION_FP16, 
 /* Every kind, precision, metric, k and dim (seed = batch, so the kinds rotate between calls). */
 static void test_knn_matches_imm_distance(void **state) {
     (void)state;
-    static const size_t dims_full[] = {1, 5, 16, 17, 255, 256, 257, 300, 1000, 3079, 4353};
+    static const size_t dims_full[] = {1, 5, 16, 17, 24, 25, 255, 256, 257, 300, 1000, 3079, 4353};
     static const size_t dims_quick[] = {1, 17, 257, 1000, 4353};
     static const size_t ks[] = {1, 2, 4, 17};
     const size_t *dims = tu_quick() ? dims_quick : dims_full;
-    const size_t ndims = tu_quick() ? 5 : 11;
+    const size_t ndims = tu_quick() ? 5 : 13;
     size_t checked = 0;
     for (size_t pi = 0; pi < 4; pi++)
         for (size_t di = 0; di < ndims; di++)
