@@ -1,6 +1,6 @@
 /* dist_nearest.h - the fused row kernels behind imi_dist_nearest() (nearest-of-k noise selection),
- * one per ISA: dist_nearest_body.h (the portable reference, stamped for scalar and AVX2) and
- * dist_nearest_avx512.c.
+ * one per ISA: dist_nearest_body.h (the portable reference, stamped for scalar),
+ * dist_nearest_avx2.c and dist_nearest_avx512.c.
  *
  * A kernel reads one row x and k rows y once from memory and returns, per row, what the general
  * distance path (imi_dist_compute(x, 1, y, k)) computes for it before its finish pass, bitwise:
@@ -15,7 +15,7 @@
  *
  * Unlike the general path there is no packing and nothing is done twice per row but in L1: the
  * norms walk each row in its own order, and the dot products take the blocks side by side (the
- * AVX-512 kernel puts the blocks in vector lanes, which is what keeps each block's chain in k
+ * vector kernels put the blocks in vector lanes, which is what keeps each block's chain in k
  * order). The kernels never scale rows (a call that imi_dist_compute would scale goes the general
  * way: the front end decides, dist_nearest.c).
  */
@@ -45,7 +45,8 @@ typedef bool (*dist_near_fn)(imm_precision prec, const float *x, const float *y,
                              size_t dim, const float *next_x, void *scratch, dist_near_row *xr,
                              dist_near_row *yr);
 
-/* Blocks of DIST_KC_FLOAT dimensions side by side: the AVX-512 kernel takes 16 at a time. */
+/* Blocks of DIST_KC_FLOAT dimensions side by side: the AVX-512 kernel takes 16 at a time, the
+   AVX2 one 8 (the scratch is laid out for 16, which 8-lane groups fit in). */
 #define DIST_NEAR_LANES 16
 
 /* Bytes of scratch every kernel fits in for rows of dim floats (0: does not fit in size_t):

@@ -1,6 +1,6 @@
-/* dist_nearest_body.h - the portable fused row kernel (dist_nearest.h): the reference the AVX-512
- * kernel matches bit for bit, stamped for scalar (dist_nearest_scalar.c) and AVX2
- * (dist_nearest_avx2.c): define DIST_NEAR_ROWS to the entry point's name, then include.
+/* dist_nearest_body.h - the portable fused row kernel (dist_nearest.h): the reference the AVX2
+ * and AVX-512 kernels match bit for bit, stamped for scalar (dist_nearest_scalar.c): define
+ * DIST_NEAR_ROWS to the entry point's name, then include.
  *
  * Per row: max |v|, then the rounded row into a scratch row padded with zeros to whole blocks,
  * and its norm (lane k % 8 adds the squares in k order, dist_convert.h); then the dot product
