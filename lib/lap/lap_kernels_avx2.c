@@ -205,23 +205,12 @@ static inline size_t filter_store(__m256d t, int le, size_t j, double *h, int32_
     return cnt + (size_t)__builtin_popcount((unsigned)le);
 }
 
-/* Columns j .. j + 7 whose float screen passed (4 bits per half in `maybe`), decided in double;
-   returns the new count, cap + 1 once more than cap qualify. */
-static inline size_t filter_decide8(const float *c, const double *v, size_t j, int maybe,
-                                    __m256d vcut, double *h, int32_t *col, size_t cnt, size_t cap) {
-    for (int half = 0; half < 2; half++) {
-        if (!((maybe >> (4 * half)) & 15))
-            continue;
-        const size_t jj = j + 4 * (size_t)half;
-        const __m256d t = reduced(c, v, jj);
-        const int le = _mm256_movemask_pd(_mm256_cmp_pd(t, vcut, _CMP_LE_OQ));
-        if (le) {
-            cnt = filter_store(t, le, jj, h, col, cnt);
-            if (cnt > cap)
-                return cap + 1;
-        }
-    }
-    return cnt;
+/* Columns j .. j + 3 decided in double: those at or below the cut join the output. */
+static inline size_t filter_decide4(const float *c, const double *v, size_t j, __m256d vcut,
+                                    double *h, int32_t *col, size_t cnt) {
+    const __m256d t = reduced(c, v, j);
+    const int le = _mm256_movemask_pd(_mm256_cmp_pd(t, vcut, _CMP_LE_OQ));
+    return le ? filter_store(t, le, j, h, col, cnt) : cnt;
 }
 
 static size_t filter_avx2(const float *c, const lap_pots *p, size_t n, double cut, double *h,
@@ -246,22 +235,20 @@ static size_t filter_avx2(const float *c, const lap_pots *p, size_t n, double cu
                 continue;
             for (int g = 0; g < 4; g++) {
                 const int maybe = _mm256_movemask_ps(le[g]);
-                if (maybe) {
-                    cnt = filter_decide8(c, v, j + 8 * (size_t)g, maybe, vcut, h, col, cnt, cap);
-                    if (cnt > cap)
-                        return cap + 1;
-                }
+                for (int half = 0; half < 2; half++)
+                    if ((maybe >> (4 * half)) & 15) {
+                        cnt = filter_decide4(c, v, j + 8 * (size_t)g + 4 * (size_t)half, vcut, h,
+                                             col, cnt);
+                        if (cnt > cap)
+                            return cap + 1;
+                    }
             }
         }
     }
     for (; j + 4 <= n; j += 4) {
-        const __m256d t = reduced(c, v, j);
-        const int le = _mm256_movemask_pd(_mm256_cmp_pd(t, vcut, _CMP_LE_OQ));
-        if (le) {
-            cnt = filter_store(t, le, j, h, col, cnt);
-            if (cnt > cap)
-                return cap + 1;
-        }
+        cnt = filter_decide4(c, v, j, vcut, h, col, cnt);
+        if (cnt > cap)
+            return cap + 1;
     }
     return imi_lap_filter_tail(c, v, j, n, cut, h, col, cnt, cap);
 }
