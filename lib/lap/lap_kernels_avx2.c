@@ -47,19 +47,51 @@ static inline lap_min2 lanes_f64_result(const lanes_f64 *l) {
     return lap_lanes_min2(a1, b1, a2, b2, 4);
 }
 
+/* (x, ix) < (y, iy) lexicographically, per lane (columns as doubles). */
+static inline __m256d lex_lt_f64(__m256d x, __m256d ix, __m256d y, __m256d iy) {
+    return _mm256_or_pd(
+        _mm256_cmp_pd(x, y, _CMP_LT_OQ),
+        _mm256_and_pd(_mm256_cmp_pd(x, y, _CMP_EQ_OQ), _mm256_cmp_pd(ix, iy, _CMP_LT_OQ)));
+}
+
+/* a = the two smallest of a's and b's columns (disjoint), per lane. */
+static inline void lanes_f64_merge(lanes_f64 *a, const lanes_f64 *b) {
+    const __m256d bf = lex_lt_f64(b->m1, b->i1, a->m1, a->i1);
+    const __m256d lo = _mm256_blendv_pd(b->m1, a->m1, bf), ilo = _mm256_blendv_pd(b->i1, a->i1, bf);
+    const __m256d r = _mm256_blendv_pd(a->m2, b->m2, bf), ir = _mm256_blendv_pd(a->i2, b->i2, bf);
+    a->m1 = _mm256_blendv_pd(a->m1, b->m1, bf);
+    a->i1 = _mm256_blendv_pd(a->i1, b->i1, bf);
+    const __m256d lt = lex_lt_f64(lo, ilo, r, ir);
+    a->m2 = _mm256_blendv_pd(r, lo, lt);
+    a->i2 = _mm256_blendv_pd(ir, ilo, lt);
+}
+
+/* Columns idx increasing in every lane: strict compares keep the lower column on ties. */
+static inline void lanes_f64_push(lanes_f64 *l, __m256d h, __m256d idx) {
+    lanes_f64_take(l, h, idx, _mm256_cmp_pd(h, l->m1, _CMP_LT_OQ),
+                   _mm256_cmp_pd(h, l->m2, _CMP_LT_OQ));
+}
+
+/* Two sets of lanes on alternate blocks of 4 columns (one set's chain is latency-bound), merged
+   lane by lane: the same lane states as one set. */
 static void two_smallest_avx2(const float *c, const double *v, size_t n, lap_min2 *out) {
-    lanes_f64 l;
-    lanes_f64_init(&l);
+    lanes_f64 A, B;
+    lanes_f64_init(&A);
+    lanes_f64_init(&B);
     __m256d idx = _mm256_setr_pd(0, 1, 2, 3);
-    const __m256d step = _mm256_set1_pd(4.0);
+    const __m256d s4 = _mm256_set1_pd(4.0), s8 = _mm256_set1_pd(8.0);
     size_t j = 0;
-    for (; j + 4 <= n; j += 4) { /* columns increasing: strict compares keep the lower on ties */
-        const __m256d h = reduced(c, v, j);
-        lanes_f64_take(&l, h, idx, _mm256_cmp_pd(h, l.m1, _CMP_LT_OQ),
-                       _mm256_cmp_pd(h, l.m2, _CMP_LT_OQ));
-        idx = _mm256_add_pd(idx, step);
+    for (; j + 8 <= n; j += 8) {
+        lanes_f64_push(&A, reduced(c, v, j), idx);
+        lanes_f64_push(&B, reduced(c, v, j + 4), _mm256_add_pd(idx, s4));
+        idx = _mm256_add_pd(idx, s8);
     }
-    lap_min2 m = lanes_f64_result(&l);
+    if (j + 4 <= n) {
+        lanes_f64_push(&A, reduced(c, v, j), idx);
+        j += 4;
+    }
+    lanes_f64_merge(&A, &B);
+    lap_min2 m = lanes_f64_result(&A);
     imi_lap_two_smallest_tail(c, v, j, n, &m);
     *out = m;
 }
@@ -382,13 +414,6 @@ static void select_avx2(const double *h, const int32_t *col, size_t cnt, size_t 
 
 /* Lists hold columns in any order: the lanes keep their two smallest by (h, column) (columns as
    doubles, exact), then merge as usual; the last len % 4 entries go through the scalar push. */
-/* (x, ix) < (y, iy) lexicographically, per lane (columns as doubles). */
-static inline __m256d lex_lt_f64(__m256d x, __m256d ix, __m256d y, __m256d iy) {
-    return _mm256_or_pd(
-        _mm256_cmp_pd(x, y, _CMP_LT_OQ),
-        _mm256_and_pd(_mm256_cmp_pd(x, y, _CMP_EQ_OQ), _mm256_cmp_pd(ix, iy, _CMP_LT_OQ)));
-}
-
 static void list_min2_avx2(const float *lc, const int32_t *lj, const double *v, size_t len,
                            lap_min2 *out) {
     lanes_f64 l;
