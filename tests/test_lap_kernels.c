@@ -10,7 +10,8 @@
  * one ulp apart, signed zeros, constant rows, +Inf (forbidden pairs), magnitudes where the float
  * screens must step aside, and every length around the vector widths and unrolls.
  *
- * A variant this build or CPU lacks is reported as skipped (CMocka's skip), never passed.
+ * Run once per variant (CTest: test_lap_kernels_avx2, _avx512); a variant this build or CPU
+ * lacks exits 77, which CTest reports as skipped, never as passed.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,7 +116,7 @@ typedef struct {
     imi_arch arch;
 } variant;
 
-static variant g_variants[] = {
+static const variant g_variants[] = {
 #if defined(IMM_HAVE_AVX2)
     {"avx2", &imi_lap_kernels_avx2, IMI_ARCH_AVX2},
 #else
@@ -128,19 +129,13 @@ static variant g_variants[] = {
 #endif
 };
 
-/* The variant's table, or a skip: not built, or not runnable here (imi_active_arch() is the
-   best variant this CPU and OS support, unless IMM_ARCH asks for less). */
-static const lap_kernels *usable(const variant *var) {
-    if (var->k == NULL) {
-        print_message("SKIPPED: variant %s not built\n", var->name);
-        skip();
-    }
-    if (imi_active_arch() < var->arch) {
-        print_message("SKIPPED: variant %s not supported by this CPU (or IMM_ARCH)\n", var->name);
-        skip();
-    }
-    g_rng = 0x9E3779B97F4A7C15ull; /* every kernel sees the same rows */
-    return var->k;
+static const lap_kernels *g_k; /* the variant under test */
+
+/* Every kernel test starts from the same rows. */
+static const lap_kernels *kernels_under_test(void **state) {
+    (void)state;
+    g_rng = 0x9E3779B97F4A7C15ull;
+    return g_k;
 }
 
 static row g_row;
@@ -149,7 +144,7 @@ static const lap_kernels *const S = &imi_lap_kernels_scalar;
 /* ---- the kernels ----------------------------------------------------------------------------- */
 
 static void test_two_smallest(void **state) {
-    const lap_kernels *K = usable(*state);
+    const lap_kernels *K = kernels_under_test(state);
     for (size_t t = 0; t < ROWS; t++) {
         make_row(&g_row, t);
         lap_min2 a, b;
@@ -165,7 +160,7 @@ static void test_two_smallest(void **state) {
 }
 
 static void test_relax(void **state) {
-    const lap_kernels *K = usable(*state);
+    const lap_kernels *K = kernels_under_test(state);
     static double sc[MAXN], d1[MAXN], d2[MAXN];
     static int32_t p1[MAXN], p2[MAXN];
     for (size_t t = 0; t < ROWS; t++) {
@@ -204,7 +199,7 @@ static void expect_valid_cut(double cut, size_t keep, size_t t) {
    row's smallest, and at a valid cut from the variant's own cut kernel; with a generous cap and
    a small one (the overflow return). */
 static void test_cut_filter(void **state) {
-    const lap_kernels *K = usable(*state);
+    const lap_kernels *K = kernels_under_test(state);
     static double h1[CAP + 8], h2[CAP + 8];
     static int32_t c1[CAP + 8], c2[CAP + 8];
     for (size_t t = 0; t < ROWS; t++) {
@@ -231,7 +226,7 @@ static void test_cut_filter(void **state) {
 }
 
 static void test_col_add(void **state) {
-    const lap_kernels *K = usable(*state);
+    const lap_kernels *K = kernels_under_test(state);
     static double v1[MAXN], v2[MAXN];
     for (size_t t = 0; t < ROWS; t++) {
         make_row(&g_row, t);
@@ -267,7 +262,7 @@ static size_t shuffled_columns(int32_t *cols, size_t most) {
 }
 
 static void test_select(void **state) {
-    const lap_kernels *K = usable(*state);
+    const lap_kernels *K = kernels_under_test(state);
     static double h[LAP_SELECT_MAX];
     static int32_t cols[LAP_SELECT_MAX];
     static lap_entry o1[LAP_SELECT_MAX], o2[LAP_SELECT_MAX];
@@ -290,7 +285,7 @@ static void test_select(void **state) {
 }
 
 static void test_list_min2(void **state) {
-    const lap_kernels *K = usable(*state);
+    const lap_kernels *K = kernels_under_test(state);
     static int32_t lj[LAP_CANDIDATES + 1];
     static float lc[LAP_CANDIDATES + 1];
     for (size_t t = 0; t < ROWS; t++) {
@@ -305,16 +300,29 @@ static void test_list_min2(void **state) {
     }
 }
 
-#define VARIANT_TESTS(f)                                                                           \
-    cmocka_unit_test_prestate(f, &g_variants[0]), cmocka_unit_test_prestate(f, &g_variants[1])
-
-int main(void) {
-    print_message("lap kernels: variants against scalar (active variant here: %d)\n",
-                  (int)imi_active_arch());
+/* argv[1]: the variant (avx2, avx512). Exit 77 (CTest: skipped) when this build or CPU lacks
+   it: imi_active_arch() is the best variant this CPU and OS support, unless IMM_ARCH asks for
+   less. */
+int main(int argc, char **argv) {
+    const variant *var = NULL;
+    for (size_t t = 0; argc == 2 && t < sizeof g_variants / sizeof g_variants[0]; t++)
+        if (strcmp(argv[1], g_variants[t].name) == 0)
+            var = &g_variants[t];
+    if (var == NULL) {
+        fprintf(stderr, "usage: %s avx2|avx512\n", argv[0]);
+        return 2;
+    }
+    if (var->k == NULL || imi_active_arch() < var->arch) {
+        printf("SKIPPED: variant %s %s\n", var->name,
+               var->k == NULL ? "not built" : "not supported by this CPU (or IMM_ARCH)");
+        return 77;
+    }
+    g_k = var->k;
+    printf("lap kernels: %s against scalar\n", var->name);
     const struct CMUnitTest tests[] = {
-        VARIANT_TESTS(test_two_smallest), VARIANT_TESTS(test_relax),
-        VARIANT_TESTS(test_cut_filter),   VARIANT_TESTS(test_col_add),
-        VARIANT_TESTS(test_select),       VARIANT_TESTS(test_list_min2),
+        cmocka_unit_test(test_two_smallest), cmocka_unit_test(test_relax),
+        cmocka_unit_test(test_cut_filter),   cmocka_unit_test(test_col_add),
+        cmocka_unit_test(test_select),       cmocka_unit_test(test_list_min2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
