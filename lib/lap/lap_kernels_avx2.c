@@ -215,7 +215,9 @@ static void relax_avx2(const float *c, const double *v, const double *sc, double
         _mm256_storeu_pd(d + j, dj);
         __m128i lt32 =
             _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_castpd_si256(lt), narrow));
-        _mm_maskstore_epi32(pred + j, lt32, vrow);
+        /* a plain load, blend and store: vpmaskmovd's store form is microcoded on AMD */
+        __m128i pj = _mm_loadu_si128((const __m128i *)(pred + j));
+        _mm_storeu_si128((__m128i *)(pred + j), _mm_blendv_epi8(pj, vrow, lt32));
         __m256d key = _mm256_add_pd(dj, s);
         __m256d lb = _mm256_cmp_pd(key, best, _CMP_LT_OQ);
         best = blendv_pd(best, key, lb);
