@@ -3,13 +3,14 @@
  * matrices.
  *
  *   bench_lap [-b 256,512,...] [-r reps] [-t threads] [-s seed] [--quick]
- *             [--mnist PATH] [--synthetic] [-w image,latent,uniform]
+ *             [--mnist PATH] [--synthetic] [-w image,latent,uniform,integer]
  *
  * Image-noise matrices are the real workload: Euclidean distances between B images (D = 3072,
  * Fashion-MNIST or synthetic, see workload.h) and B N(0, 1) noise rows. Latent matrices stand
  * for latent diffusion: B N(0, 1) "latents" against B N(0, 1) noise rows, D = 4096 (asked for
  * with -w latent; not in the default set). Uniform U(0,1)*B
- * matrices are much easier for every solver and are shown for contrast only. Building a matrix
+ * matrices are much easier for every solver and are shown for contrast only; integer matrices
+ * (uniform integers in [0, 100), -w integer) are full of exact ties, as many general users' costs are. Building a matrix
  * is timed separately and not counted. Each case reports the median, min and max solve time over
  * the repetitions; the solver must return the same total every time. Only times measured in this
  * run are printed: for a comparison with scipy, run bench/compare_scipy.py, which times both in
@@ -22,6 +23,7 @@
 #include <immiscible.h>
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +37,7 @@
 #define IMM_BENCH_FASHION_MNIST "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 #endif
 
-enum { WORKLOAD_IMAGE = 1, WORKLOAD_UNIFORM = 2, WORKLOAD_LATENT = 4 };
+enum { WORKLOAD_IMAGE = 1, WORKLOAD_UNIFORM = 2, WORKLOAD_LATENT = 4, WORKLOAD_INTEGER = 8 };
 enum { PURPOSE_IMAGES = 1, PURPOSE_NOISE = 2, PURPOSE_UNIFORM = 3, PURPOSE_LATENTS = 4 };
 #define LATENT_DIM 4096
 
@@ -70,7 +72,7 @@ static void usage(FILE *out, const char *prog) {
             "  -r, --reps N        repetitions per case (default 5 for B <= 1024, else 3)\n"
             "  -t, --threads N     num_threads for the solver (default: opts NULL)\n"
             "  -s, --seed N        base seed (default 42)\n"
-            "  -w, --workloads L   image,latent,uniform (default image,uniform)\n"
+            "  -w, --workloads L   image,latent,uniform,integer (default image,uniform)\n"
             "      --quick         B = 256,512 and 1 repetition (CI smoke run)\n"
             "      --mnist PATH    Fashion-MNIST IDX images (default %s)\n"
             "      --synthetic     use synthetic images even if the file exists\n"
@@ -117,6 +119,8 @@ static int parse_workloads(const char *list, int *out) {
             *out |= WORKLOAD_UNIFORM;
         else if (strcmp(tok, "latent") == 0)
             *out |= WORKLOAD_LATENT;
+        else if (strcmp(tok, "integer") == 0)
+            *out |= WORKLOAD_INTEGER;
         else
             return -1;
     }
@@ -178,7 +182,7 @@ static int parse_args(int argc, char **argv, config *cfg) {
             break;
         case 'w':
             if (parse_workloads(optarg, &cfg->workloads) != 0) {
-                fprintf(stderr, "%s: bad workload list '%s' (image,latent,uniform)\n", argv[0],
+                fprintf(stderr, "%s: bad workload list '%s' (image,latent,uniform,integer)\n", argv[0],
                         optarg);
                 return -1;
             }
@@ -209,9 +213,12 @@ static int parse_args(int argc, char **argv, config *cfg) {
 /* Builds the cost matrix of one case into cost (batch * batch floats). */
 static int build_matrix(int workload, const wl_source *src, const config *cfg, size_t batch,
                         float *cost) {
-    if (workload == WORKLOAD_UNIFORM) {
+    if (workload == WORKLOAD_UNIFORM || workload == WORKLOAD_INTEGER) {
+        const bool integer = workload == WORKLOAD_INTEGER;
         wl_uniform_matrix(wl_seed_for(cfg->seed, PURPOSE_UNIFORM, batch), batch, batch,
-                          (float)batch, cost);
+                          integer ? 100.0f : (float)batch, cost);
+        for (size_t k = 0; integer && k < batch * batch; k++)
+            cost[k] = floorf(cost[k]);
         return 0;
     }
     const size_t dim = workload == WORKLOAD_LATENT ? LATENT_DIM : WL_IMAGE_DIM;
@@ -260,7 +267,8 @@ static int check_assignment(const float *cost, size_t batch, const int32_t *assi
 static int run_case(int workload, const wl_source *src, const config *cfg, size_t batch) {
     const char *name = workload == WORKLOAD_IMAGE    ? "image-noise"
                        : workload == WORKLOAD_LATENT ? "latent"
-                                                     : "uniform";
+                       : workload == WORKLOAD_UNIFORM ? "uniform"
+                                                      : "integer";
     int reps = cfg->reps > 0 ? cfg->reps : default_reps(batch);
     float *cost = malloc(batch * batch * sizeof *cost);
     int32_t *assign = malloc(batch * sizeof *assign);
@@ -380,8 +388,9 @@ int main(int argc, char **argv) {
            "auc%", "exa%", "prf%", "build", "mean before", "mean after", "matrix", "workspace");
 
     int failed = 0;
-    static const int order[] = {WORKLOAD_IMAGE, WORKLOAD_LATENT, WORKLOAD_UNIFORM};
-    for (int w = 0; w < 3; w++) {
+    static const int order[] = {WORKLOAD_IMAGE, WORKLOAD_LATENT, WORKLOAD_UNIFORM,
+                                WORKLOAD_INTEGER};
+    for (int w = 0; w < 4; w++) {
         if (!(cfg.workloads & order[w]))
             continue;
         for (int i = 0; i < cfg.n_sizes; i++)

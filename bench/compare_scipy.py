@@ -32,7 +32,7 @@ Each case prints one line with the speed-up, e.g.
 
 Usage: compare_scipy.py [--lib PATH] [--sizes 256,512] [--include-4096] [--reps 3]
                         [--threads N] [--seed S] [--mnist PATH | --synthetic]
-                        [--no-pipeline] [--no-auction] [--workloads image,latent,uniform]
+                        [--no-pipeline] [--no-auction] [--workloads image,latent,uniform,integer]
 """
 
 import argparse
@@ -424,12 +424,14 @@ def main():
                     help="skip the auction and auction+exact lines")
     ap.add_argument("--workloads", default="image",
                     help="comma-separated: image (image-noise, the default), latent (N(0, 1) "
-                         "against N(0, 1), D = 4096), uniform (U(0, 1) * B); the pipeline "
-                         "comparison runs on image only")
+                         "against N(0, 1), D = 4096), uniform (U(0, 1) * B), integer (uniform "
+                         "integers in [0, 100): exact ties, as general users bring them); the "
+                         "pipeline comparison runs on image only")
     args = ap.parse_args()
     workloads = args.workloads.split(",")
-    if not workloads or any(w not in ("image", "latent", "uniform") for w in workloads):
-        ap.error("--workloads: image, latent, uniform")
+    if not workloads or any(w not in ("image", "latent", "uniform", "integer")
+                            for w in workloads):
+        ap.error("--workloads: image, latent, uniform, integer")
     if args.reps < 1:
         ap.error("--reps must be >= 1")
     sizes = list(args.sizes)
@@ -484,9 +486,12 @@ def main():
     for b in sizes:
         for w in workloads:
             if w != "image":
-                rng = np.random.default_rng([args.seed, b, 1 if w == "latent" else 2])
+                stream = {"latent": 1, "uniform": 2, "integer": 3}[w]
+                rng = np.random.default_rng([args.seed, b, stream])
                 if w == "uniform":
                     cost = (rng.random((b, b), dtype=np.float32) * np.float32(b))
+                elif w == "integer":
+                    cost = rng.integers(0, 100, size=(b, b)).astype(np.float32)
                 else:
                     cost = cost_matrix(rng.standard_normal((b, LATENT_DIM), dtype=np.float32),
                                        rng.standard_normal((b, LATENT_DIM), dtype=np.float32))

@@ -216,9 +216,11 @@ IMM_API void imm_options_init(imm_options *opts);
  *      total is within 2 rows tau of the optimum (3 rows tau when rows < cols): optimal up to
  *      the double rounding of the potentials. Costs of very different magnitudes in one matrix
  *      (1e30 next to 1) can use that room.
- *   3. Determinism: every minimum search breaks ties by the lowest column index, so the same
- *      input gives the same assignment on every run, for every thread count and every CPU.
- *      When several assignments are optimal, which one is returned is fixed by the input alone.
+ *   3. Determinism: every minimum search breaks ties by the lowest column index (the shortest
+ *      augmenting path search first takes a free column among those at the smallest distance,
+ *      the lowest such), so the same input gives the same assignment on every run, for every
+ *      thread count and every CPU. When several assignments are optimal, which one is returned
+ *      is fixed by the input alone.
  *   4. Costs may be negative; any finite float is accepted. +Inf marks a forbidden pair: the
  *      exact solver never assigns one, and returns IMM_ERR_INFEASIBLE (outputs untouched) when
  *      every complete assignment needs one; the auction returns IMM_ERR_UNSUPPORTED for such a

@@ -371,7 +371,7 @@ static void check_deterministic(const float *c, size_t rows, size_t cols, const 
 
 /* The sparse mode (lib/lap/lap_sparse.c): it proves image-noise problems, its certification
    passes do real work (some problem needs a second pass: a row gained arcs and was solved
-   again), what imm_lap_info reports is consistent, and a heavily tied matrix, on which arcs
+   again), what imm_lap_info reports is consistent, and a matrix of near ties, on which arcs
    never settle, falls back to the dense phases with a certified result (solve_checked). */
 static void test_sparse_mode(void **state) {
     (void)state;
@@ -415,16 +415,76 @@ static void test_sparse_mode(void **state) {
     float *c = malloc(n * n * sizeof *c);
     int32_t *a = malloc(n * sizeof *a);
     assert_true(c && a);
+    /* near ties: exact ties would skip the warm start altogether (test_ties) */
     tu_rng r = tu_rng_make(77);
     for (size_t i = 0; i < n * n; i++)
-        c[i] = (float)tu_below(&r, 2);
-    solve_checked(c, n, n, 2, NULL, "ties {0, 1}, n = 600");
+        c[i] = (float)tu_below(&r, 2) + 1e-3f * (float)tu_unif(&r);
+    solve_checked(c, n, n, 2, NULL, "{0, 1} + 1e-3 U(0, 1), n = 600");
     imm_lap_info info;
     imm_options o = opts_threads(2);
     assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
-    print_message("ties {0, 1}: sparse %d, %.2f passes\n", info.sparse, info.passes);
-    if (info.sparse != 0)
-        fail_msg("ties {0, 1}: the sparse mode was expected to give up here");
+    print_message("{0, 1} + 1e-3 U(0, 1): sparse %d, %.2f passes, %lld bids\n", info.sparse,
+                  info.passes, (long long)info.bids);
+    if (info.sparse != 0 || info.bids == 0)
+        fail_msg("{0, 1} + 1e-3 U(0, 1): the sparse mode was expected to run and give up here");
+    free(a);
+    free(c);
+}
+
+/* Matrices full of exact ties (lap_state.h, imi_lap_tied) skip the warm start: JV from v = 0,
+   whose shortest-path search stops at a free column among those at the smallest distance.
+   Checked: certified optimal results (square, wide, and square with dummy rows), no auction
+   bids where the ties are detected, bids where they are not (a unique row minimum and runner-up
+   over 64 levels: the sparse mode with ties inside its lists). Before, 1024 x 2048 zeros took
+   0.9 s and 4096 x 4096 integers in [0, 100) 19 s. */
+static void test_ties(void **state) {
+    (void)state;
+    const size_t n = tu_quick() ? 300 : 1024;
+    float *c = malloc(n * 2 * n * sizeof *c);
+    assert_non_null(c);
+    tu_rng r = tu_rng_make(4242);
+    static const char *const name[] = {"zeros", "{0, 1}", "integers [0, 10)",
+                                       "integers [0, 100)", "{0, 1} + a unique row minimum"};
+    imm_lap_info info;
+    imm_options o = opts_threads(2);
+    int32_t *a = malloc(n * sizeof *a);
+    assert_non_null(a);
+    char what[96];
+    for (int k = 0; k < 5; k++) {
+        const size_t cols = 2 * n;
+        for (size_t i = 0; i < n * cols; i++)
+            c[i] = k == 0 ? 0.0f : (float)tu_below(&r, k == 2 ? 10 : k == 3 ? 100 : 2);
+        for (size_t i = 0; k == 4 && i < n; i++)
+            c[i * cols + tu_below(&r, cols)] = -1.0f;
+        /* square (first n columns of each row), wide, and square with dummy rows */
+        const size_t shapes[3][2] = {{n, n}, {n, cols}, {n - n / 10, n}};
+        for (int sh = 0; sh < 3; sh++) {
+            const size_t rows = shapes[sh][0], w = shapes[sh][1];
+            float *m = malloc(rows * w * sizeof *m);
+            assert_non_null(m);
+            for (size_t i = 0; i < rows; i++)
+                memcpy(m + i * w, c + i * cols, w * sizeof *m);
+            snprintf(what, sizeof what, "ties: %s, %zu x %zu", name[k], rows, w);
+            solve_checked(m, rows, w, 2, NULL, what);
+            assert_int_equal(imm_lap_solve_ex(m, rows, w, &o, a, NULL, NULL, &info), IMM_OK);
+            if (info.bids != 0)
+                fail_msg("%s: %lld auction bids: the ties were not detected", what,
+                         (long long)info.bids);
+            free(m);
+        }
+    }
+    /* 64 levels over a unique row minimum and runner-up: not "tied", warm start and sparse */
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++)
+            c[i * n + j] = (float)(8 + tu_below(&r, 64));
+        const size_t j1 = tu_below(&r, n), j2 = (j1 + 1 + tu_below(&r, n - 1)) % n;
+        c[i * n + j1] = (float)tu_below(&r, 4);
+        c[i * n + j2] = (float)(4 + tu_below(&r, 4));
+    }
+    solve_checked(c, n, n, 2, NULL, "64 levels over a unique minimum and runner-up");
+    assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
+    if (info.bids == 0)
+        fail_msg("64 levels over a unique minimum and runner-up: taken for a tied matrix");
     free(a);
     free(c);
 }
@@ -457,7 +517,7 @@ static void test_determinism(void **state) {
 static void dump_results(FILE *f) {
     static const size_t shapes[][3] = {
         /* rows, cols, kind: 0 image-noise 1 ties 2 uniform 3 steps of one float ulp at 2^20,
-           4 integers below 64, 5 and 6 few levels (below) */
+           4 integers below 64, 5 and 6 few levels, 7 64 levels over unique minima (below) */
         {256, 256, 0}, {200, 200, 1}, {60, 200, 1},   {500, 500, 2},
         {37, 37, 1},   {300, 301, 2}, {4100, 4100, 2}, /* candidate lists from 4096 on */
         {1024, 1024, 0}, {600, 600, 1}, /* sparse mode; sparse mode giving up */
@@ -467,7 +527,11 @@ static void dump_results(FILE *f) {
            equal reduced costs inside one lane of the list minima, where the runner-up's column
            decides which optimal assignment ARR reaches (a runner-up that ignored the column
            order returned another one on each of these matrices) */
-        {600, 600, 5},     {600, 600, 6},    {1024, 1024, 5}, {1024, 1024, 6}};
+        {600, 600, 5},     {600, 600, 6},    {1024, 1024, 5}, {1024, 1024, 6},
+        /* kinds 1 and 4-6 are exact ties (imi_lap_tied: JV from v = 0); 7 keeps 64 levels but
+           gives each row a unique minimum and runner-up, so the warm start and the sparse mode
+           run with ties inside the lists */
+        {1024, 1024, 7}, {600, 600, 7}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], kind = shapes[s][2];
         float *c;
@@ -482,7 +546,14 @@ static void dump_results(FILE *f) {
                        : kind == 4 ? (float)tu_below(&r, 64)
                        : kind == 5 ? (float)(tu_below(&r, 8) + (i / cols + i % cols) % 7)
                        : kind == 6 ? 0.5f * (float)tu_below(&r, 12) + (float)tu_below(&r, 3)
+                       : kind == 7 ? (float)(8 + tu_below(&r, 64))
                                    : (float)tu_unif(&r);
+            for (size_t i = 0; c != NULL && kind == 7 && i < rows; i++) {
+                const size_t j1 = tu_below(&r, cols);
+                c[i * cols + j1] = (float)tu_below(&r, 4);
+                c[i * cols + (j1 + 1 + tu_below(&r, cols - 1)) % cols] =
+                    (float)(4 + tu_below(&r, 4));
+            }
         }
         int32_t *a = malloc(rows * sizeof *a);
         double total = 0;
@@ -618,6 +689,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_certificate_structured),
         cmocka_unit_test(test_certificate_image_noise),
         cmocka_unit_test(test_certificate_image_noise_rectangular),
+        cmocka_unit_test(test_ties),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_sparse_mode),
         TU_VARIANT_UNIT_TESTS,

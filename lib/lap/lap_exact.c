@@ -112,9 +112,13 @@ static bool augment(lap_state *s, int32_t f) {
     const size_t n = s->n;
     double *d = s->d, *v = s->v, *sc = s->sc;
     int32_t *y = s->y, *x = s->x;
+    int32_t *fcols = s->bid_col; /* the free columns, in increasing order */
+    size_t nf = 0;
     for (size_t j = 0; j < n; j++) {
         d[j] = INFINITY;
         sc[j] = 0.0;
+        if (y[j] < 0)
+            fcols[nf++] = (int32_t)j;
     }
     size_t nscan = 0;
     int32_t i = f, j;
@@ -123,6 +127,17 @@ static bool augment(lap_state *s, int32_t f) {
         s->kern->relax(lap_row(s, (size_t)i), v, sc, r, i, n, d, s->pred, &j);
         if (j < 0 || !(d[j] < INFINITY))
             return false;
+        /* Among columns at the smallest distance a free one ends the search at once: with the
+           lowest index alone, a matrix of ties (all zeros, {0, 1}) walked every assigned column
+           below the first free one, one row relaxation each: O(n) steps per search instead of
+           1 (1024 x 2048 zeros: 900 ms; scipy prefers free columns too). Free columns are
+           never scanned, so their key is d. */
+        if (y[j] >= 0)
+            for (size_t k = 0; k < nf; k++)
+                if (d[fcols[k]] == d[j]) {
+                    j = fcols[k];
+                    break;
+                }
         sc[j] = INFINITY;
         s->scanned[nscan++] = j;
         if (y[j] < 0)
@@ -236,6 +251,12 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
 bool imi_lap_exact(lap_state *s) {
     if (s->m < s->n) {
         memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */
+    } else if (s->n > 1 && !s->forbidden && imi_lap_tied(s)) {
+        /* Many exact ties (small integer costs, say): JV from v = 0, where the ties survive and
+           a search ends at the first free column among them. The warm start's potentials break
+           the ties apart and leave Dijkstra searches of hundreds of steps: 1024 x 1024 random
+           integers in [0, 10) took 466 ms that way and take 6 ms this way (scipy: 15 ms). */
+        memset(s->v, 0, s->n * sizeof(double));
     } else if (s->n > 1 && !s->forbidden) {
         const double spread = imi_lap_spread(s);
         double first = WARM_EPS_FIRST * spread;

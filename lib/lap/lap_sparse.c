@@ -90,17 +90,21 @@ void imi_lap_sparse_end(lap_state *s) {
         s->cand_thr[i] = NAN; /* the dense lists start afresh */
 }
 
-/* The Dijkstra search's heap of reached, unscanned columns, ordered by (d[j], j): the same
-   column wins as in the dense search's lowest-index rule. pos[j]: index in heap, -1 when not
-   reached, -2 once scanned. */
+/* The Dijkstra search's heap of reached, unscanned columns, ordered by d[j], then free columns
+   first, then j: the same column wins as in the dense search (lap_exact.c, augment). pos[j]:
+   index in heap, -1 when not reached, -2 once scanned. y does not change during a search. */
 typedef struct {
     int32_t *heap, *pos;
     const double *d;
+    const int32_t *y;
     size_t len;
 } col_heap;
 
 static inline bool heap_before(const col_heap *h, int32_t a, int32_t b) {
-    return h->d[a] < h->d[b] || (h->d[a] == h->d[b] && a < b);
+    if (h->d[a] != h->d[b])
+        return h->d[a] < h->d[b];
+    const bool fa = h->y[a] < 0, fb = h->y[b] < 0;
+    return fa != fb ? fa : a < b;
 }
 
 static void heap_up(col_heap *h, size_t k) {
@@ -146,7 +150,7 @@ bool imi_lap_sparse_augment(lap_state *s, int32_t f) {
     const size_t n = s->n;
     double *d = s->d, *v = s->v;
     int32_t *y = s->y, *x = s->x, *pred = s->pred, *scanned = s->scanned;
-    col_heap h = {s->bid_col, s->win_k, d, 0};
+    col_heap h = {s->bid_col, s->win_k, d, y, 0};
     size_t nscan = 0;
     int32_t i = f, j = -1;
     double r = 0.0; /* as in the dense search (lap_exact.c) */
