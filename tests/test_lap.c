@@ -473,6 +473,16 @@ static void test_ties(void **state) {
             free(m);
         }
     }
+    /* from 4096 columns the tied path drops the candidate lists */
+    if (!tu_quick()) {
+        const size_t big = 4100;
+        float *m = malloc(big * big * sizeof *m);
+        assert_non_null(m);
+        for (size_t i = 0; i < big * big; i++)
+            m[i] = (float)tu_below(&r, 100);
+        solve_checked(m, big, big, 2, NULL, "ties: integers [0, 100), 4100 x 4100");
+        free(m);
+    }
     /* 64 levels over a unique row minimum and runner-up: not "tied", warm start and sparse */
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < n; j++)
@@ -531,7 +541,7 @@ static void dump_results(FILE *f) {
         /* kinds 1 and 4-6 are exact ties (imi_lap_tied: JV from v = 0); 7 keeps 64 levels but
            gives each row a unique minimum and runner-up, so the warm start and the sparse mode
            run with ties inside the lists */
-        {1024, 1024, 7}, {600, 600, 7}};
+        {1024, 1024, 7}, {600, 600, 7}, {4100, 4100, 4}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], kind = shapes[s][2];
         float *c;
