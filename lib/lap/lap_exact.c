@@ -63,6 +63,14 @@
 #define ARR_PASSES 2
 #define ARR_STEPS_PER_ROW 8
 
+/* Wide problems (rows < cols, solved from v = 0 without the auction: lap_state.h) without
+   exact ties have no warm start, and ARR is their auction at epsilon = 0: a longer budget assigns nearly every row
+   before Dijkstra, whose searches cost far more per row there. Image-noise costs, 2 threads,
+   ms, with 2 x 8 / 3 x 32 (docs/solver.md, "Wide problems"): 1024 x 2048 126 / 47, 2048 x 4096
+   645 / 65, 1024 x 1280 211 / 64, 512 x 2048 16.5 / 11.3, 256 x 512 3.1 / 2.3. */
+#define ARR_PASSES_WIDE 3
+#define ARR_STEPS_PER_ROW_WIDE 32
+
 /* One pass of augmenting row reduction over the free list, spending at most *budget row scans;
    returns the new number of free rows. */
 static size_t augmenting_row_reduction(lap_state *s, size_t nfree, size_t *budget) {
@@ -117,16 +125,19 @@ static bool augment(lap_state *s, int32_t f) {
     for (size_t j = 0; j < n; j++) {
         d[j] = INFINITY;
         sc[j] = 0.0;
-        if (y[j] < 0)
-            fcols[nf++] = (int32_t)j;
+        fcols[nf] = (int32_t)j; /* branch-free: which columns are free is random */
+        nf += y[j] < 0;
     }
-    size_t nscan = 0;
+    size_t nscan = 0, relaxed = 0; /* dense row scans, for imm_lap_info.passes */
     int32_t i = f, j;
     double r = 0.0; /* u[i] - (distance to row i); the free row has both 0 */
     for (;;) {
         s->kern->relax(lap_row(s, (size_t)i), v, sc, r, i, n, d, s->pred, &j);
-        if (j < 0 || !(d[j] < INFINITY))
+        relaxed += (size_t)i < s->rows;
+        if (j < 0 || !(d[j] < INFINITY)) {
+            s->scans += (int64_t)relaxed;
             return false;
+        }
         /* Among columns at the smallest distance a free one ends the search at once: with the
            lowest index alone, a matrix of ties (all zeros, {0, 1}) walked every assigned column
            below the first free one, one row relaxation each: O(n) steps per search instead of
@@ -162,6 +173,7 @@ static bool augment(lap_state *s, int32_t f) {
             break;
         j = prev;
     }
+    s->scans += (int64_t)relaxed;
     return true;
 }
 
@@ -179,8 +191,9 @@ int64_t imi_lap_augment_free(lap_state *s) {
 
 bool imi_lap_finish_exact(lap_state *s) {
     size_t nfree = imi_lap_free_all(s);
-    for (int pass = 0; pass < ARR_PASSES && nfree > 0; pass++) {
-        size_t budget = ARR_STEPS_PER_ROW * s->m;
+    const int passes = s->long_arr ? ARR_PASSES_WIDE : ARR_PASSES;
+    for (int pass = 0; pass < passes && nfree > 0; pass++) {
+        size_t budget = (s->long_arr ? ARR_STEPS_PER_ROW_WIDE : ARR_STEPS_PER_ROW) * s->m;
         nfree = augmenting_row_reduction(s, nfree, &budget);
     }
     return imi_lap_augment_free(s) >= 0;
@@ -249,9 +262,12 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
 }
 
 bool imi_lap_exact(lap_state *s) {
+    const bool tied = s->n > 1 && !s->forbidden && imi_lap_tied(s);
     if (s->m < s->n) {
         memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */
-    } else if (s->n > 1 && !s->forbidden && imi_lap_tied(s)) {
+        s->long_arr = !tied; /* on ties ARR makes no progress: 1024 x 2048 {0, 1} 7.0 / 8.2 ms */
+        s->k = tied ? 0 : s->k;
+    } else if (tied) {
         /* Many exact ties (small integer costs, say): JV from v = 0, where the ties survive and
            a search ends at the first free column among them. The warm start's potentials break
            the ties apart and leave Dijkstra searches of hundreds of steps: 1024 x 1024 random

@@ -81,6 +81,7 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->cand_n = s->free2;
     s->ucert = s->sc;
     s->scans = 0;
+    s->long_arr = false;
     s->in_team = false;
     s->bids = 0;
     s->augmentations = 0;

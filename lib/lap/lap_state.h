@@ -49,6 +49,7 @@ typedef struct {
     int32_t *cand_n; /* rows: arcs of row i */
     double *ucert;   /* rows: u[i] when row i was last proved against the full matrix */
     int64_t scans;   /* dense row scans (reads of a whole cost row), for imm_lap_info.passes */
+    bool long_arr;   /* a wide problem without ties: ARR gets the longer budget (lap_exact.c) */
     bool in_team;    /* row scans run on a team (the Jacobi auction): count them atomically */
     int64_t bids;          /* the exact solver's warm-start bids */
     int64_t augmentations; /* Dijkstra searches */
