@@ -371,7 +371,7 @@ static void check_deterministic(const float *c, size_t rows, size_t cols, const 
 
 /* The sparse mode (lib/lap/lap_sparse.c): it proves image-noise problems, its certification
    passes do real work (some problem needs a second pass: a row gained arcs and was solved
-   again), what imm_lap_info reports is consistent, and a matrix of near ties, on which arcs
+   again), what imm_lap_info reports is consistent, and a matrix of two levels, on which arcs
    never settle, falls back to the dense phases with a certified result (solve_checked). */
 static void test_sparse_mode(void **state) {
     (void)state;
@@ -415,24 +415,31 @@ static void test_sparse_mode(void **state) {
     float *c = malloc(n * n * sizeof *c);
     int32_t *a = malloc(n * sizeof *a);
     assert_true(c && a);
-    /* near ties: exact ties would skip the warm start altogether (test_ties) */
+    /* two levels over a unique row minimum and runner-up: not tied enough to skip the warm
+       start (test_ties), tied enough to start price wars on the arcs */
     tu_rng r = tu_rng_make(77);
-    for (size_t i = 0; i < n * n; i++)
-        c[i] = (float)tu_below(&r, 2) + 1e-3f * (float)tu_unif(&r);
-    solve_checked(c, n, n, 2, NULL, "{0, 1} + 1e-3 U(0, 1), n = 600");
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < n; j++)
+            c[i * n + j] = (float)(8 + tu_below(&r, 2));
+        const size_t j1 = tu_below(&r, n), j2 = (j1 + 1 + tu_below(&r, n - 1)) % n;
+        c[i * n + j1] = (float)tu_below(&r, 4);
+        c[i * n + j2] = (float)(4 + tu_below(&r, 4));
+    }
+    const char *what2 = "{8, 9} over a unique minimum and runner-up, n = 600";
+    solve_checked(c, n, n, 2, NULL, what2);
     imm_lap_info info;
     imm_options o = opts_threads(2);
     assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
-    print_message("{0, 1} + 1e-3 U(0, 1): sparse %d, %.2f passes, %lld bids\n", info.sparse,
-                  info.passes, (long long)info.bids);
+    print_message("%s: sparse %d, %.2f passes, %lld bids\n", what2, info.sparse, info.passes,
+                  (long long)info.bids);
     if (info.sparse != 0 || info.bids == 0)
-        fail_msg("{0, 1} + 1e-3 U(0, 1): the sparse mode was expected to run and give up here");
+        fail_msg("%s: the sparse mode was expected to run and give up here", what2);
     free(a);
     free(c);
 }
 
-/* Matrices full of exact ties (lap_state.h, imi_lap_tied) skip the warm start: JV from v = 0,
-   whose shortest-path search stops at a free column among those at the smallest distance.
+/* Matrices full of exact or near ties (lap_state.h, imi_lap_tied) skip the warm start: JV from
+   v = 0, whose shortest-path search stops at a free column among those at the smallest distance.
    Checked: certified optimal results (square, wide, and square with dummy rows), no auction
    bids where the ties are detected, bids where they are not (a unique row minimum and runner-up
    over 64 levels: the sparse mode with ties inside its lists). Before, 1024 x 2048 zeros took
@@ -444,16 +451,19 @@ static void test_ties(void **state) {
     assert_non_null(c);
     tu_rng r = tu_rng_make(4242);
     static const char *const name[] = {"zeros", "{0, 1}", "integers [0, 10)",
-                                       "integers [0, 100)", "{0, 1} + a unique row minimum"};
+                                       "integers [0, 100)", "{0, 1} + a unique row minimum",
+                                       "{0, 1} + 1e-5 U(0, 1)"};
     imm_lap_info info;
     imm_options o = opts_threads(2);
     int32_t *a = malloc(n * sizeof *a);
     assert_non_null(a);
     char what[96];
-    for (int k = 0; k < 5; k++) {
+    for (int k = 0; k < 6; k++) {
         const size_t cols = 2 * n;
         for (size_t i = 0; i < n * cols; i++)
-            c[i] = k == 0 ? 0.0f : (float)tu_below(&r, k == 2 ? 10 : k == 3 ? 100 : 2);
+            c[i] = k == 0   ? 0.0f
+                   : k == 5 ? (float)tu_below(&r, 2) + 1e-5f * (float)tu_unif(&r)
+                            : (float)tu_below(&r, k == 2 ? 10 : k == 3 ? 100 : 2);
         for (size_t i = 0; k == 4 && i < n; i++)
             c[i * cols + tu_below(&r, cols)] = -1.0f;
         /* square (first n columns of each row), wide, and square with dummy rows */
