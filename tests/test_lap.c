@@ -369,6 +369,19 @@ static void check_deterministic(const float *c, size_t rows, size_t cols, const 
     free(v);
 }
 
+/* rows x cols costs 8 + below(levels), then each row gets a unique minimum (below 4) and a
+   unique runner-up (4 to 7) at two random columns: few ties at the bottom of a row, many above. */
+static void levels_over_unique_min(float *c, size_t rows, size_t cols, uint64_t levels,
+                                   tu_rng *r) {
+    for (size_t i = 0; i < rows; i++) {
+        for (size_t j = 0; j < cols; j++)
+            c[i * cols + j] = (float)(8 + tu_below(r, levels));
+        const size_t j1 = tu_below(r, cols), j2 = (j1 + 1 + tu_below(r, cols - 1)) % cols;
+        c[i * cols + j1] = (float)tu_below(r, 4);
+        c[i * cols + j2] = (float)(4 + tu_below(r, 4));
+    }
+}
+
 /* The sparse mode (lib/lap/lap_sparse.c): it proves image-noise problems, its certification
    passes do real work (some problem needs a second pass: a row gained arcs and was solved
    again), what imm_lap_info reports is consistent, and a matrix of two levels, on which arcs
@@ -418,13 +431,7 @@ static void test_sparse_mode(void **state) {
     /* two levels over a unique row minimum and runner-up: not tied enough to skip the warm
        start (test_ties), tied enough to start price wars on the arcs */
     tu_rng r = tu_rng_make(77);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < n; j++)
-            c[i * n + j] = (float)(8 + tu_below(&r, 2));
-        const size_t j1 = tu_below(&r, n), j2 = (j1 + 1 + tu_below(&r, n - 1)) % n;
-        c[i * n + j1] = (float)tu_below(&r, 4);
-        c[i * n + j2] = (float)(4 + tu_below(&r, 4));
-    }
+    levels_over_unique_min(c, n, n, 2, &r);
     const char *what2 = "{8, 9} over a unique minimum and runner-up, n = 600";
     solve_checked(c, n, n, 2, NULL, what2);
     imm_lap_info info;
@@ -494,13 +501,7 @@ static void test_ties(void **state) {
         free(m);
     }
     /* 64 levels over a unique row minimum and runner-up: not "tied", warm start and sparse */
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < n; j++)
-            c[i * n + j] = (float)(8 + tu_below(&r, 64));
-        const size_t j1 = tu_below(&r, n), j2 = (j1 + 1 + tu_below(&r, n - 1)) % n;
-        c[i * n + j1] = (float)tu_below(&r, 4);
-        c[i * n + j2] = (float)(4 + tu_below(&r, 4));
-    }
+    levels_over_unique_min(c, n, n, 64, &r);
     solve_checked(c, n, n, 2, NULL, "64 levels over a unique minimum and runner-up");
     assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
     if (info.bids == 0)
@@ -566,14 +567,9 @@ static void dump_results(FILE *f) {
                        : kind == 4 ? (float)tu_below(&r, 64)
                        : kind == 5 ? (float)(tu_below(&r, 8) + (i / cols + i % cols) % 7)
                        : kind == 6 ? 0.5f * (float)tu_below(&r, 12) + (float)tu_below(&r, 3)
-                       : kind == 7 ? (float)(8 + tu_below(&r, 64))
                                    : (float)tu_unif(&r);
-            for (size_t i = 0; c != NULL && kind == 7 && i < rows; i++) {
-                const size_t j1 = tu_below(&r, cols);
-                c[i * cols + j1] = (float)tu_below(&r, 4);
-                c[i * cols + (j1 + 1 + tu_below(&r, cols - 1)) % cols] =
-                    (float)(4 + tu_below(&r, 4));
-            }
+            if (c != NULL && kind == 7)
+                levels_over_unique_min(c, rows, cols, 64, &r);
         }
         int32_t *a = malloc(rows * sizeof *a);
         double total = 0;
