@@ -369,16 +369,19 @@ static void check_deterministic(const float *c, size_t rows, size_t cols, const 
     free(v);
 }
 
-/* rows x cols costs 8 + below(levels), then each row gets a unique minimum (below 4) and a
-   unique runner-up (4 to 7) at two random columns: few ties at the bottom of a row, many above. */
+/* rows x cols costs 12 + below(levels), then each row gets three unique smallest values (0-3,
+   4-7, 8-11) at three distinct random columns: no ties at the bottom of a row, so not "tied"
+   (imi_lap_tied looks at the three smallest values), and many ties above. */
 static void levels_over_unique_min(float *c, size_t rows, size_t cols, uint64_t levels,
                                    tu_rng *r) {
     for (size_t i = 0; i < rows; i++) {
         for (size_t j = 0; j < cols; j++)
-            c[i * cols + j] = (float)(8 + tu_below(r, levels));
-        const size_t j1 = tu_below(r, cols), j2 = (j1 + 1 + tu_below(r, cols - 1)) % cols;
+            c[i * cols + j] = (float)(12 + tu_below(r, levels));
+        const size_t j1 = tu_below(r, cols), j2 = (j1 + 1 + tu_below(r, cols - 2)) % cols;
+        const size_t j3 = (j2 + 1 + tu_below(r, (j1 + cols - j2 - 1) % cols)) % cols;
         c[i * cols + j1] = (float)tu_below(r, 4);
         c[i * cols + j2] = (float)(4 + tu_below(r, 4));
+        c[i * cols + j3] = (float)(8 + tu_below(r, 4));
     }
 }
 
@@ -428,11 +431,11 @@ static void test_sparse_mode(void **state) {
     float *c = malloc(n * n * sizeof *c);
     int32_t *a = malloc(n * sizeof *a);
     assert_true(c && a);
-    /* two levels over a unique row minimum and runner-up: not tied enough to skip the warm
+    /* two levels over three unique smallest values per row: not tied enough to skip the warm
        start (test_ties), tied enough to start price wars on the arcs */
     tu_rng r = tu_rng_make(77);
     levels_over_unique_min(c, n, n, 2, &r);
-    const char *what2 = "{8, 9} over a unique minimum and runner-up, n = 600";
+    const char *what2 = "{12, 13} over three unique smallest values, n = 600";
     solve_checked(c, n, n, 2, NULL, what2);
     imm_lap_info info;
     imm_options o = opts_threads(2);
@@ -448,7 +451,7 @@ static void test_sparse_mode(void **state) {
 /* Matrices full of exact or near ties (lap_state.h, imi_lap_tied) skip the warm start: JV from
    v = 0, whose shortest-path search stops at a free column among those at the smallest distance.
    Checked: certified optimal results (square, wide, and square with dummy rows), no auction
-   bids where the ties are detected, bids where they are not (a unique row minimum and runner-up
+   bids where the ties are detected, bids where they are not (three unique smallest values
    over 64 levels: the sparse mode with ties inside its lists). Before, 1024 x 2048 zeros took
    0.9 s and 4096 x 4096 integers in [0, 100) 19 s. */
 static void test_ties(void **state) {
@@ -500,12 +503,12 @@ static void test_ties(void **state) {
         solve_checked(m, big, big, 2, NULL, "ties: integers [0, 100), 4100 x 4100");
         free(m);
     }
-    /* 64 levels over a unique row minimum and runner-up: not "tied", warm start and sparse */
+    /* 64 levels over three unique smallest values per row: not "tied", warm start and sparse */
     levels_over_unique_min(c, n, n, 64, &r);
-    solve_checked(c, n, n, 2, NULL, "64 levels over a unique minimum and runner-up");
+    solve_checked(c, n, n, 2, NULL, "64 levels over three unique smallest values");
     assert_int_equal(imm_lap_solve_ex(c, n, n, &o, a, NULL, NULL, &info), IMM_OK);
     if (info.bids == 0)
-        fail_msg("64 levels over a unique minimum and runner-up: taken for a tied matrix");
+        fail_msg("64 levels over three unique smallest values: taken for a tied matrix");
     free(a);
     free(c);
 }
@@ -550,7 +553,7 @@ static void dump_results(FILE *f) {
            order returned another one on each of these matrices) */
         {600, 600, 5},     {600, 600, 6},    {1024, 1024, 5}, {1024, 1024, 6},
         /* kinds 1 and 4-6 are exact ties (imi_lap_tied: JV from v = 0); 7 keeps 64 levels but
-           gives each row a unique minimum and runner-up, so the warm start and the sparse mode
+           gives each row three unique smallest values, so the warm start and the sparse mode
            run with ties inside the lists */
         {1024, 1024, 7}, {600, 600, 7}, {4100, 4100, 4}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {

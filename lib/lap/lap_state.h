@@ -135,12 +135,13 @@ bool imi_lap_column_means(lap_state *s);
 double imi_lap_spread(const lap_state *s);
 
 /* Whether the costs are full of ties, exact or near: 32 real rows, evenly spaced, hold on
-   average at least 4 columns within delta of their smallest value or within delta of the
-   smallest value beyond those, delta = 2^-13 (mean - min) of the row. Such matrices (small
-   integers, {0, 1}, levels plus a small jitter) are solved from v = 0 without the warm start
-   (lap_exact.c; docs/solver.md, "Exact ties"). Continuous costs hold 2 (image-noise, uniform,
-   1000 + 10 U(0, 1) at B = 4096); integers in [0, 1000) at B = 1024 about 3 and keep the warm
-   start (7 against 12 ms from v = 0), those in [0, 100) 20 (52 against 8 ms). */
+   average at least 6 columns within delta of their three smallest values (the smallest, the
+   smallest beyond it + delta, and the next), delta = (mean - min) / (8 cols) of the row. Such
+   matrices (small integers, {0, 1}, levels plus a small jitter, levels under a few distinct
+   values) are solved from v = 0 without the warm start (lap_exact.c; docs/solver.md, "Exact
+   ties"). Continuous costs hold 3 (image-noise, uniform, 1000 + 10 U(0, 1) at B = 4096);
+   integers in [0, 1000) at B = 1024 about 5 and keep the warm start (7 against 12 ms from
+   v = 0), those in [0, 100) 30 (52 against 8 ms). */
 bool imi_lap_tied(const lap_state *s);
 
 /* Potentials this far from zero, relative to the largest |cost|, would leave reduced costs c - v
