@@ -10,7 +10,7 @@
 #include "lap/lap_state.h"
 
 #define SPREAD_SAMPLE_ROWS 16
-#define TIE_SAMPLE_ROWS 32 /* imi_lap_tied */
+#define TIE_SAMPLE_ROWS 16 /* imi_lap_tied */
 #define TIE_CLUSTERS 3
 #define TIE_MIN_PER_ROW 6
 #define TIE_WIDTH 0x1p-3
@@ -219,20 +219,24 @@ bool imi_lap_tied(const lap_state *s) {
            of the row: a continuous row holds about n delta / (max - min) < 0.1 columns beyond
            each value whatever n, levels plus a jitter hold a share of n */
         const float *ci = lap_row(s, k * rows / sample);
+        /* plain compares, no fmin (a libm call per element; the costs are finite here) */
         double lo = INFINITY, sum = 0.0;
         for (size_t j = 0; j < n; j++) {
-            lo = fmin(lo, (double)ci[j]);
-            sum += (double)ci[j];
+            const double c = (double)ci[j];
+            lo = c < lo ? c : lo;
+            sum += c;
         }
         const double delta = TIE_WIDTH * (sum / (double)n - lo) / (double)n;
         for (int t = 0; t < TIE_CLUSTERS && lo < INFINITY; t++) {
             const double cut = lo + delta;
             double next = INFINITY;
+            size_t count = 0;
             for (size_t j = 0; j < n; j++) {
                 const double c = (double)ci[j];
-                near += c >= lo && c <= cut;
-                next = c > cut ? fmin(next, c) : next;
+                count += (c >= lo) & (c <= cut);
+                next = c > cut && c < next ? c : next;
             }
+            near += count;
             lo = next;
         }
     }

@@ -134,7 +134,7 @@ bool imi_lap_column_means(lap_state *s);
 /* Typical gap between a row's mean and its smallest reduced cost (first rows sampled). */
 double imi_lap_spread(const lap_state *s);
 
-/* Whether the costs are full of ties, exact or near: 32 real rows, evenly spaced, hold on
+/* Whether the costs are full of ties, exact or near: 16 real rows, evenly spaced, hold on
    average at least 6 columns within delta of their three smallest values (the smallest, the
    smallest beyond it + delta, and the next), delta = (mean - min) / (8 cols) of the row. Such
    matrices (small integers, {0, 1}, levels plus a small jitter, levels under a few distinct
