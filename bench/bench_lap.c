@@ -10,11 +10,11 @@
  * for latent diffusion: B N(0, 1) "latents" against B N(0, 1) noise rows, D = 4096 (asked for
  * with -w latent; not in the default set). Uniform U(0,1)*B
  * matrices are much easier for every solver and are shown for contrast only; integer matrices
- * (uniform integers in [0, 100), -w integer) are full of exact ties, as many general users' costs are. Building a matrix
- * is timed separately and not counted. Each case reports the median, min and max solve time over
- * the repetitions; the solver must return the same total every time. Only times measured in this
- * run are printed: for a comparison with scipy, run bench/compare_scipy.py, which times both in
- * one process.
+ * (uniform integers in [0, 100), -w integer) are full of exact ties, as many general users' costs
+ * are. Building a matrix is timed separately and not counted. Each case reports the median, min and
+ * max solve time over the repetitions; the solver must return the same total every time. Only times
+ * measured in this run are printed: for a comparison with scipy, run bench/compare_scipy.py, which
+ * times both in one process.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -23,8 +23,8 @@
 #include <immiscible.h>
 
 #include <getopt.h>
-#include <stdbool.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,8 +182,8 @@ static int parse_args(int argc, char **argv, config *cfg) {
             break;
         case 'w':
             if (parse_workloads(optarg, &cfg->workloads) != 0) {
-                fprintf(stderr, "%s: bad workload list '%s' (image,latent,uniform,integer)\n", argv[0],
-                        optarg);
+                fprintf(stderr, "%s: bad workload list '%s' (image,latent,uniform,integer)\n",
+                        argv[0], optarg);
                 return -1;
             }
             break;
@@ -265,8 +265,8 @@ static int check_assignment(const float *cost, size_t batch, const int32_t *assi
 }
 
 static int run_case(int workload, const wl_source *src, const config *cfg, size_t batch) {
-    const char *name = workload == WORKLOAD_IMAGE    ? "image-noise"
-                       : workload == WORKLOAD_LATENT ? "latent"
+    const char *name = workload == WORKLOAD_IMAGE     ? "image-noise"
+                       : workload == WORKLOAD_LATENT  ? "latent"
                        : workload == WORKLOAD_UNIFORM ? "uniform"
                                                       : "integer";
     int reps = cfg->reps > 0 ? cfg->reps : default_reps(batch);

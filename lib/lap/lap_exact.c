@@ -64,10 +64,11 @@
 #define ARR_STEPS_PER_ROW 8
 
 /* Wide problems (rows < cols, solved from v = 0 without the auction: lap_state.h) without
-   exact ties have no warm start, and ARR is their auction at epsilon = 0: a longer budget assigns nearly every row
-   before Dijkstra, whose searches cost far more per row there. Image-noise costs, 2 threads,
-   ms, with 2 x 8 / 3 x 32 (docs/solver.md, "Wide problems"): 1024 x 2048 126 / 47, 2048 x 4096
-   645 / 65, 1024 x 1280 211 / 64, 512 x 2048 16.5 / 11.3, 256 x 512 3.1 / 2.3. */
+   exact ties have no warm start, and ARR is their auction at epsilon = 0: a longer budget
+   assigns nearly every row before Dijkstra, whose searches cost far more per row there.
+   Image-noise costs, 2 threads, ms, with 2 x 8 / 3 x 32 (docs/solver.md, "Wide problems"):
+   1024 x 2048 126 / 47, 2048 x 4096 645 / 65, 1024 x 1280 211 / 64, 512 x 2048 16.5 / 11.3,
+   256 x 512 3.1 / 2.3. */
 #define ARR_PASSES_WIDE 3
 #define ARR_STEPS_PER_ROW_WIDE 32
 
