@@ -143,7 +143,12 @@ static bool augment(lap_state *s, int32_t f) {
            lowest index alone, a matrix of ties (all zeros, {0, 1}) walked every assigned column
            below the first free one, one row relaxation each: O(n) steps per search instead of
            1 (1024 x 2048 zeros: 900 ms; scipy prefers free columns too). Free columns are
-           never scanned, so their key is d. */
+           never scanned, so their key is d. What the look costs is the free list's length per
+           step: 1.4-1.7x the solve on 1024 x 2048 image-noise costs while ARR left 423 rows to
+           Dijkstra, within the noise since it leaves ~12 (and on 1024 x 1152). Looking only
+           when a step repeats the last step's distance made tied matrices ~1.15x slower (two
+           steps per search) and broke the rule above; listing the free columns on first need
+           measured the same as listing them here. */
         if (y[j] >= 0)
             for (size_t k = 0; k < nf; k++)
                 if (d[fcols[k]] == d[j]) {
@@ -263,21 +268,21 @@ static bool sparse_solve(lap_state *s, double *eps, double eps_last) {
 }
 
 bool imi_lap_exact(lap_state *s) {
+    /* Many ties, exact or near (small integer costs, levels plus a jitter): JV from v = 0, where
+       exact ties survive and a search ends at the first free column among them. The warm
+       start's potentials break them apart, and its sparse mode fights price wars on near ties:
+       1024 x 1024 random integers in [0, 10) took 466 ms that way and take 5 this way (scipy:
+       15 ms); in [0, 10) + 1e-4 U(0, 1): 489 against 19 ms (scipy 125). */
     const bool tied = s->n > 1 && !s->forbidden && imi_lap_tied(s);
-    if (s->m < s->n) {
-        memset(s->v, 0, s->n * sizeof(double)); /* wide problems: see lap_state.h */
-        s->long_arr = !tied; /* on ties ARR makes no progress: 1024 x 2048 {0, 1} 7.0 / 8.2 ms */
-        s->k = tied ? 0 : s->k;
-    } else if (tied) {
-        /* Many ties, exact or near (small integer costs, levels plus a jitter): JV from v = 0,
-           where exact ties survive and a search ends at the first free column among them. The
-           warm start's potentials break them apart, and its sparse mode fights price wars on
-           near ties: 1024 x 1024 random integers in [0, 10) took 466 ms that way and take 5
-           this way (scipy: 15 ms); in [0, 10) + 1e-4 U(0, 1): 489 against 19 ms (scipy 125). */
+    if (s->m < s->n || tied) { /* wide problems always start from v = 0: see lap_state.h */
         memset(s->v, 0, s->n * sizeof(double));
-        s->k = 0; /* dense scans only: with ties at a list's threshold every ARR step built
-                     a list and then scanned the row anyway (4096 x 4096 integers in
-                     [0, 100): 132 -> 69 ms, the same assignment) */
+        /* ARR is the only warm start here; on ties it makes no progress (1024 x 2048 {0, 1}:
+           7.0 ms with the short budget, 8.2 with the long one) */
+        s->long_arr = !tied;
+        if (tied) /* dense scans only: with ties at a list's threshold every ARR step built a
+                     list and then scanned the row anyway (4096 x 4096 integers in [0, 100):
+                     132 -> 69 ms, the same assignment) */
+            s->k = 0;
     } else if (s->n > 1 && !s->forbidden) {
         const double spread = imi_lap_spread(s);
         double first = WARM_EPS_FIRST * spread;

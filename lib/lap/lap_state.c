@@ -216,7 +216,7 @@ bool imi_lap_tied(const lap_state *s) {
     for (size_t k = 0; k < sample; k++) {
         /* the columns within delta of the row's smallest value, within delta of the smallest
            value beyond those, and so on for TIE_CLUSTERS values; delta = TIE_WIDTH (mean - min) / n
-           of the row: a continuous row holds about n delta / (max - min) < 0.1 columns beyond
+           of the row: a continuous row holds about n delta / (max - min) <= 1/8 columns beyond
            each value whatever n, levels plus a jitter hold a share of n */
         const float *ci = lap_row(s, k * rows / sample);
         /* plain compares, no fmin (a libm call per element; the costs are finite here) */
