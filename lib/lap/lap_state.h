@@ -139,9 +139,9 @@ double imi_lap_spread(const lap_state *s);
    smallest beyond it + delta, and the next), delta = (mean - min) / (8 cols) of the row. Such
    matrices (small integers, {0, 1}, levels plus a small jitter, levels under a few distinct
    values) are solved from v = 0 without the warm start (lap_exact.c; docs/solver.md, "Exact
-   ties"). Continuous costs hold 3-4 (image-noise 3.0, uniform 3.2, 1000 + 10 U(0, 1) 3.8 at B = 4096);
-   integers in [0, 1000) at B = 1024 about 5 and keep the warm start (7 against 12 ms from
-   v = 0), those in [0, 100) 30 (52 against 8 ms). */
+   ties"). Continuous costs hold 3-4 (image-noise 3.0, uniform 3.2, 1000 + 10 U(0, 1) 3.8 at
+   B = 4096); integers in [0, 1000) at B = 1024 about 5 and keep the warm start (7 against 12
+   ms from v = 0), those in [0, 100) 30 (52 against 8 ms). */
 bool imi_lap_tied(const lap_state *s);
 
 /* Potentials this far from zero, relative to the largest |cost|, would leave reduced costs c - v
