@@ -181,6 +181,11 @@ void imi_lap_two_smallest_f32_tail(const float *c, const float *vf, size_t from,
 void imi_lap_col_add_tail(const float *c, double *v, size_t from, size_t n, float *lo, float *hi);
 size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t n, double cut,
                            double *h, int32_t *col, size_t cnt, size_t cap);
+/* The screened candidates cand[0 .. nc) (increasing columns) decided in double and appended to
+   the filter's output at cnt; cap + 1 as soon as more than cap qualify. Branch-free but for the
+   cap: whether a screened column passes is random, and a branch on it mispredicts. */
+size_t imi_lap_filter_decide(const float *c, const double *v, double cut, const int32_t *cand,
+                             size_t nc, double *h, int32_t *col, size_t cnt, size_t cap);
 /* The cut from the minima of 2 keep blocks of the row (block_min: the variant's block scan),
    the selection by a bounded heap and the list scan: the scalar ways, which the vector
    variants fall back on. */

@@ -280,22 +280,6 @@ static inline size_t filter_append4(uint32_t m, int q, __m128i base, int32_t *ca
     return nc + (size_t)__builtin_popcount(b);
 }
 
-/* The screened candidates decided in double, in order, appended to the output; cap + 1 as
-   soon as more than cap qualify. Branch-free but for the cap. */
-static size_t filter_decide_cands(const float *c, const double *v, double cut, const int32_t *cand,
-                                  size_t nc, double *h, int32_t *col, size_t cnt, size_t cap) {
-    for (size_t k = 0; k < nc; k++) {
-        const int32_t j = cand[k];
-        const double t = (double)c[j] - v[j];
-        h[cnt] = t; /* cnt <= cap here, and the buffers hold cap + 8 */
-        col[cnt] = j;
-        cnt += t <= cut;
-        if (cnt > cap)
-            return cap + 1;
-    }
-    return cnt;
-}
-
 #define FILTER_CANDS 256 /* screened candidates collected before they are decided */
 
 static size_t filter_avx2(const float *c, const lap_pots *p, size_t n, double cut, double *h,
@@ -339,13 +323,13 @@ static size_t filter_avx2(const float *c, const lap_pots *p, size_t n, double cu
             nc = filter_append4(m, 6, base, cand, nc);
             nc = filter_append4(m, 7, base, cand, nc);
             if (nc >= FILTER_CANDS) {
-                cnt = filter_decide_cands(c, v, cut, cand, nc, h, col, cnt, cap);
+                cnt = imi_lap_filter_decide(c, v, cut, cand, nc, h, col, cnt, cap);
                 if (cnt > cap)
                     return cap + 1;
                 nc = 0;
             }
         }
-        cnt = filter_decide_cands(c, v, cut, cand, nc, h, col, cnt, cap);
+        cnt = imi_lap_filter_decide(c, v, cut, cand, nc, h, col, cnt, cap);
         if (cnt > cap)
             return cap + 1;
     }

@@ -208,6 +208,17 @@ static inline size_t filter_store(__m512d t, __mmask8 le, __m256i idx, double *h
     return cnt + (size_t)__builtin_popcount(le);
 }
 
+/* The columns base + off + l of the set lanes l of m appended to cand (room for 16 more):
+   compressed in a register and stored whole. */
+static inline size_t filter_append16(__mmask16 m, __m512i base, int off, int32_t *cand,
+                                     size_t nc) {
+    const __m512i cols = _mm512_add_epi32(base, _mm512_set1_epi32(off));
+    _mm512_storeu_si512(cand + nc, _mm512_maskz_compress_epi32(m, cols));
+    return nc + (size_t)__builtin_popcount(m);
+}
+
+#define FILTER_CANDS 256 /* screened candidates collected before they are decided */
+
 static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                             int32_t *col, size_t cap) {
     const double *v = p->v;
@@ -215,24 +226,39 @@ static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double 
     __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     size_t cnt = 0, j = 0;
     if (p->vf != NULL && p->cmag + fabs(cut) <= LAP_FLOAT_RANGE) {
-        /* 16 columns screened in float, the candidates decided in double */
+        /* 64 columns screened in float per branch; the columns of a group that passes are
+           compressed into a candidate list without branches and decided in double at the end
+           (as the AVX2 filter: a branch per 16 columns and per candidate half is taken at
+           random) */
         const __m512 fcut = _mm512_set1_ps(lap_float_at_least(cut + LAP_POTS_WIDEN(p->cmag, cut)));
-        for (; j + 16 <= n; j += 16) {
-            const __m512 hf = _mm512_sub_ps(_mm512_loadu_ps(c + j), _mm512_loadu_ps(p->vf + j));
-            const __mmask16 maybe = _mm512_cmp_ps_mask(hf, fcut, _CMP_LE_OQ);
-            for (int half = 0; half < 2 && maybe; half++) {
-                const __mmask8 mh = (__mmask8)(maybe >> (8 * half));
-                if (!mh)
-                    continue;
-                const size_t jj = j + 8 * (size_t)half;
-                const __m512d t = reduced8(c, v, jj);
-                const __mmask8 le = _mm512_mask_cmp_pd_mask(mh, t, vcut, _CMP_LE_OQ);
-                cnt = filter_store(t, le, _mm256_add_epi32(idx, _mm256_set1_epi32((int)jj)), h, col,
-                                   cnt);
+        const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        int32_t cand[FILTER_CANDS + 64];
+        size_t nc = 0;
+        for (; j + 64 <= n; j += 64) {
+#define FILTER_SCREEN(g)                                                                           \
+    _mm512_cmp_ps_mask(_mm512_sub_ps(_mm512_loadu_ps(c + j + 16 * (g)),                            \
+                                     _mm512_loadu_ps(p->vf + j + 16 * (g))),                       \
+                       fcut, _CMP_LE_OQ)
+            const __mmask16 m0 = FILTER_SCREEN(0), m1 = FILTER_SCREEN(1), m2 = FILTER_SCREEN(2),
+                            m3 = FILTER_SCREEN(3);
+#undef FILTER_SCREEN
+            if (_kortestz_mask16_u8(_kor_mask16(m0, m1), _kor_mask16(m2, m3)))
+                continue;
+            const __m512i base = _mm512_add_epi32(iota, _mm512_set1_epi32((int)j));
+            nc = filter_append16(m0, base, 0, cand, nc);
+            nc = filter_append16(m1, base, 16, cand, nc);
+            nc = filter_append16(m2, base, 32, cand, nc);
+            nc = filter_append16(m3, base, 48, cand, nc);
+            if (nc >= FILTER_CANDS) {
+                cnt = imi_lap_filter_decide(c, v, cut, cand, nc, h, col, cnt, cap);
                 if (cnt > cap)
                     return cap + 1;
+                nc = 0;
             }
         }
+        cnt = imi_lap_filter_decide(c, v, cut, cand, nc, h, col, cnt, cap);
+        if (cnt > cap)
+            return cap + 1;
     }
     for (; j + 8 <= n; j += 8) {
         const __m512d t = reduced8(c, v, j);

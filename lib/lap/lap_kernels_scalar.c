@@ -65,6 +65,20 @@ size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t 
     return cnt;
 }
 
+size_t imi_lap_filter_decide(const float *c, const double *v, double cut, const int32_t *cand,
+                             size_t nc, double *h, int32_t *col, size_t cnt, size_t cap) {
+    for (size_t k = 0; k < nc; k++) {
+        const int32_t j = cand[k];
+        const double t = (double)c[j] - v[j];
+        h[cnt] = t; /* cnt <= cap here, and the buffers hold cap + 8 */
+        col[cnt] = j;
+        cnt += t <= cut;
+        if (cnt > cap)
+            return cap + 1;
+    }
+    return cnt;
+}
+
 static size_t filter_scalar(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                             int32_t *col, size_t cap) {
     return imi_lap_filter_tail(c, p->v, 0, n, cut, h, col, 0, cap);
