@@ -24,6 +24,21 @@ int imi_lap_check_shape(size_t rows, size_t cols, size_t *cells) {
 /* Rounding-error factor of a double operation, with room to spare: the unit roundoff is 2^-53. */
 #define LAP_ROUNDING 0x1p-51
 
+typedef struct {
+    const lap_state *s;
+    double *mins;
+} row_min_job;
+
+#define ROW_MIN_CHUNK 16
+
+static void row_min_part(long i, int tid, void *arg) {
+    (void)tid;
+    const row_min_job *job = arg;
+    lap_min2 m;
+    job->s->kern->two_smallest(lap_row(job->s, (size_t)i), job->s->v, job->s->n, &m);
+    job->mins[i] = m.u1;
+}
+
 /* Weak duality on the square problem (dummy rows cost 0): for any v, with u[i] the smallest
    reduced cost of row i, sum(u) + sum(v) - (n - rows) max(v) <= the optimum. Computed so that it
    holds in exact arithmetic: each u[i] is lowered by a bound on the rounding of c - v, and the
@@ -40,10 +55,13 @@ static double dual_lower_bound(const lap_state *s, double *u_out) {
     }
     /* |fl(c - v) - (c - v)| <= 2^-53 (|c| + |v|) */
     const double slack = LAP_ROUNDING * (fmax(fabs(s->cmin), fabs(s->cmax)) + vabs);
+    /* the row minima on a team (a pass over the matrix), summed in row order below */
+    double *mins = u_out != NULL ? u_out : s->d; /* s->d: Dijkstra's scratch, n >= rows */
+    row_min_job job = {s, mins};
+    imi_parallel_for(s->rows * n >= LAP_TEAM_CELLS ? s->threads : 1, (long)s->rows,
+                     ROW_MIN_CHUNK, row_min_part, &job);
     for (size_t i = 0; i < s->rows; i++) {
-        lap_min2 m;
-        s->kern->two_smallest(lap_row(s, i), s->v, n, &m);
-        const double u = m.u1 - slack;
+        const double u = mins[i] - slack;
         if (u_out != NULL)
             u_out[i] = u;
         sum += u;
