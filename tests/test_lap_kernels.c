@@ -162,6 +162,15 @@ static void test_two_smallest(void **state) {
         K->two_smallest_f32(g_row.c, g_row.vf, g_row.n, &a);
         S->two_smallest_f32(g_row.c, g_row.vf, g_row.n, &b);
         expect_same_min2(&a, &b, t, "two_smallest_f32");
+        /* the bid scan: u1 bitwise and j1 as two_smallest_f32; u2 by value (a zero's sign may
+           differ); j2 a column other than j1 exactly when there are two */
+        K->bid_f32(g_row.c, g_row.vf, g_row.n, &a);
+        const bool two = g_row.n >= 2;
+        if (memcmp(&a.u1, &b.u1, sizeof a.u1) != 0 || a.j1 != b.j1 || !(a.u2 == b.u2) ||
+            (a.j2 >= 0) != two || (two && (a.j2 == a.j1 || (size_t)a.j2 >= g_row.n)))
+            fail_msg("bid_f32, row %zu (kind %d, n %zu): (%a, %d, %a, %d) against "
+                     "(%a, %d, %a, %d)",
+                     t, g_row.kind, g_row.n, a.u1, a.j1, a.u2, a.j2, b.u1, b.j1, b.u2, b.j2);
     }
 }
 

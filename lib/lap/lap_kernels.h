@@ -29,6 +29,13 @@ typedef void (*lap_two_smallest_fn)(const float *c, const double *v, size_t n, l
    resolves the bids (auction.c decides when). */
 typedef void (*lap_two_smallest_f32_fn)(const float *c, const float *vf, size_t n, lap_min2 *out);
 
+/* What a bid needs of the same scan (lap_two_smallest_f32_fn's type): u1 and j1 as
+   two_smallest_f32 gives them, bitwise; u2 equal in value (a zero may carry the other sign:
+   a bid only uses u2 - u1 + eps, which a zero's sign cannot change); j2 >= 0 exactly when
+   n >= 2, but not necessarily the runner-up's column. Lets a variant keep no second column per
+   lane; the others use two_smallest_f32 itself. */
+typedef lap_two_smallest_f32_fn lap_bid_f32_fn;
+
 /* One Dijkstra step from row `row` in dense form. For every column j:
  *   t = ((double)c[j] - v[j]) - r + sc[j];  if (t < d[j]) { d[j] = t; pred[j] = row; }
  * and returns in *bestj the column with the smallest d[j] + sc[j] (lowest index on ties).
@@ -102,6 +109,7 @@ typedef struct {
     lap_cut_fn cut;
     lap_col_add_fn col_add;
     lap_two_smallest_f32_fn two_smallest_f32;
+    lap_bid_f32_fn bid_f32;
     lap_select_fn select;
     lap_list_min2_fn list_min2;
 } lap_kernels;

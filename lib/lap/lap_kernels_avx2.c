@@ -519,6 +519,12 @@ static void list_min2_avx2(const float *lc, const int32_t *lj, const double *v, 
     *out = m;
 }
 
-const lap_kernels imi_lap_kernels_avx2 = {two_smallest_avx2, relax_avx2,    filter_avx2,
-                                          cut_avx2,          col_add_avx2,  two_smallest_f32_avx2,
-                                          select_avx2,       list_min2_avx2};
+const lap_kernels imi_lap_kernels_avx2 = {.two_smallest = two_smallest_avx2,
+                                          .relax = relax_avx2,
+                                          .filter = filter_avx2,
+                                          .cut = cut_avx2,
+                                          .col_add = col_add_avx2,
+                                          .two_smallest_f32 = two_smallest_f32_avx2,
+                                          .bid_f32 = two_smallest_f32_avx2,
+                                          .select = select_avx2,
+                                          .list_min2 = list_min2_avx2};

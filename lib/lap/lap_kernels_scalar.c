@@ -143,7 +143,12 @@ static void col_add_scalar(const float *c, double *v, size_t n, float *lo, float
     imi_lap_col_add_tail(c, v, 0, n, lo, hi);
 }
 
-const lap_kernels imi_lap_kernels_scalar = {two_smallest_scalar, relax_scalar,
-                                            filter_scalar,       cut_scalar,
-                                            col_add_scalar,      two_smallest_f32_scalar,
-                                            imi_lap_select_heap, imi_lap_list_min2_scalar};
+const lap_kernels imi_lap_kernels_scalar = {.two_smallest = two_smallest_scalar,
+                                            .relax = relax_scalar,
+                                            .filter = filter_scalar,
+                                            .cut = cut_scalar,
+                                            .col_add = col_add_scalar,
+                                            .two_smallest_f32 = two_smallest_f32_scalar,
+                                            .bid_f32 = two_smallest_f32_scalar,
+                                            .select = imi_lap_select_heap,
+                                            .list_min2 = imi_lap_list_min2_scalar};

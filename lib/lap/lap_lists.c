@@ -73,10 +73,11 @@ static void list_min2(const lap_state *s, size_t i, size_t len, lap_min2 *m) {
 }
 
 /* A dense scan of row i (dummy rows are cheap: v is in cache, and they are not counted); in
-   float while an auction phase bids in float. */
-static void dense_min2(lap_state *s, size_t i, lap_min2 *m) {
+   float while an auction phase bids in float, then for a bid (its kernel need not say which
+   column is second: bid_f32). */
+static void dense_min2(lap_state *s, size_t i, bool bid, lap_min2 *m) {
     if (s->vf != NULL)
-        s->kern->two_smallest_f32(lap_row(s, i), s->vf, s->n, m);
+        (bid ? s->kern->bid_f32 : s->kern->two_smallest_f32)(lap_row(s, i), s->vf, s->n, m);
     else
         s->kern->two_smallest(lap_row(s, i), s->v, s->n, m);
     if (i < s->rows)
@@ -103,7 +104,7 @@ static void row_min2(lap_state *s, size_t i, bool bid, lap_min2 *m) {
         return;
     }
     if (i >= s->rows || s->k < 2) {
-        dense_min2(s, i, m);
+        dense_min2(s, i, bid, m);
         return;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
@@ -115,7 +116,7 @@ static void row_min2(lap_state *s, size_t i, bool bid, lap_min2 *m) {
             return;
     }
     /* Ties at the threshold: only the dense scan knows the lowest index. */
-    dense_min2(s, i, m);
+    dense_min2(s, i, bid, m);
 }
 
 void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m) { row_min2(s, i, false, m); }

@@ -28,7 +28,7 @@ void imi_lap_row_min2(lap_state *s, size_t i, lap_min2 *m);
    imi_lap_row_min2), but u2 only as a lower bound of the second smallest, between u1 and it:
    when the list decides the minimum but not the runner-up, u2 is the list's threshold, which
    saves rebuilding the list. A bid with that u2 still leaves the row within eps of its
-   minimum. */
+   minimum. j2 only says whether a second column exists (>= 0), not which it is. */
 void imi_lap_row_bid_min2(lap_state *s, size_t i, lap_min2 *m);
 
 /* The bid minima of real row i (lists in use, s->k >= 2) from its list alone: false, with *m

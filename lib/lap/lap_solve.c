@@ -58,8 +58,8 @@ static double dual_lower_bound(const lap_state *s, double *u_out) {
     /* the row minima on a team (a pass over the matrix), summed in row order below */
     double *mins = u_out != NULL ? u_out : s->d; /* s->d: Dijkstra's scratch, n >= rows */
     row_min_job job = {s, mins};
-    imi_parallel_for(s->rows * n >= LAP_TEAM_CELLS ? s->threads : 1, (long)s->rows,
-                     ROW_MIN_CHUNK, row_min_part, &job);
+    imi_parallel_for(s->rows * n >= LAP_TEAM_CELLS ? s->threads : 1, (long)s->rows, ROW_MIN_CHUNK,
+                     row_min_part, &job);
     for (size_t i = 0; i < s->rows; i++) {
         const double u = mins[i] - slack;
         if (u_out != NULL)
