@@ -33,7 +33,7 @@ typedef void (*lap_two_smallest_f32_fn)(const float *c, const float *vf, size_t 
    two_smallest_f32 gives them, bitwise; u2 equal in value (a zero may carry the other sign:
    a bid only uses u2 - u1 + eps, which a zero's sign cannot change); j2 >= 0 exactly when
    n >= 2, but not necessarily the runner-up's column. Lets a variant keep no second column per
-   lane; the others use two_smallest_f32 itself. */
+   lane (AVX2, AVX-512; the scalar one is two_smallest_f32 itself). */
 typedef lap_two_smallest_f32_fn lap_bid_f32_fn;
 
 /* One Dijkstra step from row `row` in dense form. For every column j:

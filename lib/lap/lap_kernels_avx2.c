@@ -197,6 +197,91 @@ static void two_smallest_f32_avx2(const float *c, const float *vf, size_t n, lap
     *out = m;
 }
 
+/* A bid's scan (lap_bid_f32_fn), as on AVX-512: per lane the minimum with its column (compare
+   and blend) and the runner-up's value alone (min(runner-up, max(minimum, h))): 5 operations per
+   8 columns instead of 8. The lanes merge in registers (no branch per lane); u1 is read back
+   from its column. */
+typedef struct {
+    __m256 m1, m2, i1; /* minimum, runner-up's value, the minimum's column (int32 bits) */
+} bid_lanes;
+
+static inline void bid_push(bid_lanes *l, __m256 h, __m256 idx) {
+    const __m256 lt = _mm256_cmp_ps(h, l->m1, _CMP_LT_OQ);
+    l->m2 = _mm256_min_ps(_mm256_max_ps(l->m1, h), l->m2);
+    l->m1 = _mm256_min_ps(h, l->m1);
+    l->i1 = blendv_ps(l->i1, idx, lt);
+}
+
+/* Every lane of the result holds the smallest of v's lanes (floats, then int32). */
+static inline __m256 hmin_ps(__m256 v) {
+    v = _mm256_min_ps(v, _mm256_permute2f128_ps(v, v, 1));
+    v = _mm256_min_ps(v, _mm256_permute_ps(v, 0x4e));
+    return _mm256_min_ps(v, _mm256_permute_ps(v, 0xb1));
+}
+
+static inline __m256i hmin_epi32(__m256i v) {
+    v = _mm256_min_epi32(v, _mm256_permute2x128_si256(v, v, 1));
+    v = _mm256_min_epi32(v, _mm256_shuffle_epi32(v, 0x4e));
+    return _mm256_min_epi32(v, _mm256_shuffle_epi32(v, 0xb1));
+}
+
+static void bid_f32_avx2(const float *c, const float *vf, size_t n, lap_min2 *out) {
+    const __m256 inf = _mm256_set1_ps(INFINITY), none = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+    bid_lanes A = {inf, inf, none}, B = A;
+    __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i s8 = _mm256_set1_epi32(8), s16 = _mm256_set1_epi32(16);
+    size_t j = 0;
+    for (; j + 16 <= n; j += 16) {
+        bid_push(&A, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(vf + j)),
+                 _mm256_castsi256_ps(idx));
+        bid_push(&B, _mm256_sub_ps(_mm256_loadu_ps(c + j + 8), _mm256_loadu_ps(vf + j + 8)),
+                 _mm256_castsi256_ps(_mm256_add_epi32(idx, s8)));
+        idx = _mm256_add_epi32(idx, s16);
+    }
+    if (j + 8 <= n) {
+        bid_push(&A, _mm256_sub_ps(_mm256_loadu_ps(c + j), _mm256_loadu_ps(vf + j)),
+                 _mm256_castsi256_ps(idx));
+        j += 8;
+    }
+    /* lane by lane: the smaller (value, column) of A's and B's minima; the runner-up the
+       smallest of both runners-up and the larger minimum */
+    const __m256 bf = lex_lt_f32(B.m1, B.i1, A.m1, A.i1);
+    const __m256 m2 = _mm256_min_ps(_mm256_min_ps(A.m2, B.m2), _mm256_max_ps(A.m1, B.m1));
+    const __m256 m1 = blendv_ps(A.m1, B.m1, bf);
+    const __m256i i1 = _mm256_castps_si256(blendv_ps(A.i1, B.i1, bf));
+    /* over the lanes: the smallest value, its lowest column, the smallest of the rest */
+    const __m256 u1v = hmin_ps(m1);
+    const __m256i at = _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_setzero_si256(), i1),
+                                           _mm256_castps_si256(_mm256_cmp_ps(m1, u1v, _CMP_EQ_OQ)));
+    const __m256i j1v = hmin_epi32(_mm256_blendv_epi8(_mm256_set1_epi32(INT32_MAX), i1, at));
+    const __m256 one = _mm256_castsi256_ps(_mm256_and_si256(at, _mm256_cmpeq_epi32(i1, j1v)));
+    float u1 = _mm256_cvtss_f32(u1v);
+    float u2 = _mm256_cvtss_f32(hmin_ps(_mm256_min_ps(m2, blendv_ps(m1, inf, one))));
+    int32_t j1 = _mm256_cvtsi256_si32(j1v);
+    if (j1 == INT32_MAX)
+        j1 = -1;
+    for (; j < n; j++) { /* columns above every lane's: strict, as the lanes */
+        const float x = c[j] - vf[j];
+        if (j1 < 0 || x < u1) {
+            u2 = u1 < u2 ? u1 : u2;
+            u1 = x;
+            j1 = (int32_t)j;
+        } else {
+            u2 = x < u2 ? x : u2;
+        }
+    }
+    lap_min2 m = {INFINITY, INFINITY, -1, -1};
+    if (j1 >= 0) {
+        m.u1 = (double)(c[j1] - vf[j1]);
+        m.j1 = j1;
+    }
+    if (n >= 2) {
+        m.u2 = (double)u2;
+        m.j2 = j1 == 0 ? 1 : 0;
+    }
+    *out = m;
+}
+
 static void relax_avx2(const float *c, const double *v, const double *sc, double r, int32_t row,
                        size_t n, double *d, int32_t *pred, int32_t *bestj) {
     __m256d best = _mm256_set1_pd(INFINITY), bidx = _mm256_set1_pd(-1.0);
@@ -525,6 +610,6 @@ const lap_kernels imi_lap_kernels_avx2 = {.two_smallest = two_smallest_avx2,
                                           .cut = cut_avx2,
                                           .col_add = col_add_avx2,
                                           .two_smallest_f32 = two_smallest_f32_avx2,
-                                          .bid_f32 = two_smallest_f32_avx2,
+                                          .bid_f32 = bid_f32_avx2,
                                           .select = select_avx2,
                                           .list_min2 = list_min2_avx2};
