@@ -163,9 +163,9 @@ static void test_two_smallest(void **state) {
         S->two_smallest_f32(g_row.c, g_row.vf, g_row.n, &b);
         expect_same_min2(&a, &b, t, "two_smallest_f32");
         /* the bid scan: u1 bitwise and j1 as two_smallest_f32; u2 by value (a zero's sign may
-           differ); j2 a column other than j1 exactly when there are two */
+           differ); j2 a column other than j1 exactly when two_smallest_f32 has one */
         K->bid_f32(g_row.c, g_row.vf, g_row.n, &a);
-        const bool two = g_row.n >= 2;
+        const bool two = b.j2 >= 0;
         if (memcmp(&a.u1, &b.u1, sizeof a.u1) != 0 || a.j1 != b.j1 || !(a.u2 == b.u2) ||
             (a.j2 >= 0) != two || (two && (a.j2 == a.j1 || (size_t)a.j2 >= g_row.n)))
             fail_msg("bid_f32, row %zu (kind %d, n %zu): (%a, %d, %a, %d) against "
@@ -317,6 +317,17 @@ static void test_list_min2(void **state) {
         K->list_min2(lc, lj, g_row.v, len, &a);
         S->list_min2(lc, lj, g_row.v, len, &b);
         expect_same_min2(&a, &b, t, "list_min2");
+        /* the bid scan: u1 bitwise and j1 as list_min2, u2 by value, j2 another list column
+           exactly when list_min2 has one (+Inf entries never count) */
+        K->list_bid_min2(lc, lj, g_row.v, len, &a);
+        bool listed = false;
+        for (size_t e = 0; e < len; e++)
+            listed |= lj[e] == a.j2;
+        if (memcmp(&a.u1, &b.u1, sizeof a.u1) != 0 || a.j1 != b.j1 || !(a.u2 == b.u2) ||
+            (a.j2 >= 0) != (b.j2 >= 0) || (b.j2 >= 0 && (a.j2 == a.j1 || !listed)))
+            fail_msg("list_bid_min2, row %zu (kind %d, len %zu): (%a, %d, %a, %d) against "
+                     "(%a, %d, %a, %d)",
+                     t, g_row.kind, len, a.u1, a.j1, a.u2, a.j2, b.u1, b.j1, b.u2, b.j2);
     }
 }
 

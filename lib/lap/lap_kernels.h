@@ -32,7 +32,8 @@ typedef void (*lap_two_smallest_f32_fn)(const float *c, const float *vf, size_t 
 /* What a bid needs of the same scan (lap_two_smallest_f32_fn's type): u1 and j1 as
    two_smallest_f32 gives them, bitwise; u2 equal in value (a zero may carry the other sign:
    a bid only uses u2 - u1 + eps, which a zero's sign cannot change); j2 >= 0 exactly when
-   n >= 2, but not necessarily the runner-up's column. Lets a variant keep no second column per
+   two_smallest_f32's is (a second value below +Inf), but not necessarily the runner-up's
+   column. Lets a variant keep no second column per
    lane (AVX2, AVX-512; the scalar one is two_smallest_f32 itself). */
 typedef lap_two_smallest_f32_fn lap_bid_f32_fn;
 
@@ -97,6 +98,11 @@ typedef void (*lap_select_fn)(const double *h, const int32_t *col, size_t cnt, s
 typedef void (*lap_list_min2_fn)(const float *lc, const int32_t *lj, const double *v, size_t len,
                                  lap_min2 *out);
 
+/* What a bid needs of a list scan, as lap_bid_f32_fn of the row scan: u1 and j1 as list_min2
+   gives them, bitwise; u2 equal in value; j2 >= 0 exactly when list_min2's is, then another
+   column of the list. */
+typedef lap_list_min2_fn lap_list_bid_min2_fn;
+
 /* One row's share of the column means: v[j] += (double)c[j] for every j (the same double sum,
  * in row order, in every variant), and *lo / *hi lowered / raised to the row's smallest and
  * largest cost. The costs are finite. */
@@ -112,6 +118,7 @@ typedef struct {
     lap_bid_f32_fn bid_f32;
     lap_select_fn select;
     lap_list_min2_fn list_min2;
+    lap_list_bid_min2_fn list_bid_min2;
 } lap_kernels;
 
 /* One more column j into the two smallest so far, by (h, column): the scalar scans, every

@@ -275,7 +275,7 @@ static void bid_f32_avx2(const float *c, const float *vf, size_t n, lap_min2 *ou
         m.u1 = (double)(c[j1] - vf[j1]);
         m.j1 = j1;
     }
-    if (n >= 2) {
+    if (n >= 2 && u2 < INFINITY) { /* as two_smallest_f32: no runner-up among +Inf */
         m.u2 = (double)u2;
         m.j2 = j1 == 0 ? 1 : 0;
     }
@@ -612,4 +612,5 @@ const lap_kernels imi_lap_kernels_avx2 = {.two_smallest = two_smallest_avx2,
                                           .two_smallest_f32 = two_smallest_f32_avx2,
                                           .bid_f32 = bid_f32_avx2,
                                           .select = select_avx2,
-                                          .list_min2 = list_min2_avx2};
+                                          .list_min2 = list_min2_avx2,
+                                          .list_bid_min2 = list_min2_avx2};

@@ -151,4 +151,5 @@ const lap_kernels imi_lap_kernels_scalar = {.two_smallest = two_smallest_scalar,
                                             .two_smallest_f32 = two_smallest_f32_scalar,
                                             .bid_f32 = two_smallest_f32_scalar,
                                             .select = imi_lap_select_heap,
-                                            .list_min2 = imi_lap_list_min2_scalar};
+                                            .list_min2 = imi_lap_list_min2_scalar,
+                                            .list_bid_min2 = imi_lap_list_min2_scalar};

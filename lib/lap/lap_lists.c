@@ -67,9 +67,11 @@ static void build_list(lap_state *s, size_t i) {
     }
 }
 
-/* Two smallest over the first len entries of row i's list, by (value, column). */
-static void list_min2(const lap_state *s, size_t i, size_t len, lap_min2 *m) {
-    s->kern->list_min2(s->cand_c + i * s->cap, s->cand_j + i * s->cap, s->v, len, m);
+/* Two smallest over the first len entries of row i's list, by (value, column); for a bid, the
+   runner-up's value only (list_bid_min2). */
+static void list_min2(const lap_state *s, size_t i, size_t len, bool bid, lap_min2 *m) {
+    (bid ? s->kern->list_bid_min2 : s->kern->list_min2)(s->cand_c + i * s->cap,
+                                                        s->cand_j + i * s->cap, s->v, len, m);
 }
 
 /* A dense scan of row i (dummy rows are cheap: v is in cache, and they are not counted); in
@@ -88,7 +90,7 @@ static void dense_min2(lap_state *s, size_t i, bool bid, lap_min2 *m) {
    column outside the list) or, for a bid, the minimum below it (then no other column ties with
    it, and the runner-up is at least min(u2, threshold), which *m then holds). */
 static bool list_answers(lap_state *s, size_t i, bool bid, lap_min2 *m) {
-    list_min2(s, i, s->k, m);
+    list_min2(s, i, s->k, bid, m);
     if (!bid)
         return m->u2 < s->cand_thr[i];
     if (!(m->u1 < s->cand_thr[i]))
@@ -100,7 +102,7 @@ static bool list_answers(lap_state *s, size_t i, bool bid, lap_min2 *m) {
 /* imi_lap_row_min2 (bid false) and imi_lap_row_bid_min2 (true). */
 static void row_min2(lap_state *s, size_t i, bool bid, lap_min2 *m) {
     if (s->sparse) {
-        list_min2(s, i, (size_t)s->cand_n[i], m);
+        list_min2(s, i, (size_t)s->cand_n[i], bid, m);
         return;
     }
     if (i >= s->rows || s->k < 2) {
