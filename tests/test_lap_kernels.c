@@ -29,10 +29,11 @@
 #include "lap/lap_kernels.h"
 #include "lap/lap_state.h" /* LAP_CANDIDATES */
 
-/* CAP: the filters' largest cap in the tests, above the vector filters' candidate buffer (256
-   screened columns are decided at a time: caps beyond it keep entries across flushes) and the
-   library's own cap (LAP_SELECT_MAX) */
+/* CAP: the filters' largest cap in the tests, above the vector filters' candidate buffer
+   (LAP_FILTER_CANDS screened columns are decided at a time: caps beyond it keep entries across
+   flushes) and the library's own cap (LAP_SELECT_MAX) */
 enum { ROWS = 6000, MAXN = 4200, CAP = 600 };
+_Static_assert(CAP > LAP_FILTER_CANDS && CAP > LAP_SELECT_MAX, "caps past every buffer");
 
 /* ---- rows ------------------------------------------------------------------------------------ */
 

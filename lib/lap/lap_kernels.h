@@ -33,8 +33,8 @@ typedef void (*lap_two_smallest_f32_fn)(const float *c, const float *vf, size_t 
    two_smallest_f32 gives them, bitwise; u2 equal in value (a zero may carry the other sign:
    a bid only uses u2 - u1 + eps, which a zero's sign cannot change); j2 >= 0 exactly when
    two_smallest_f32's is (a second value below +Inf), but not necessarily the runner-up's
-   column. Lets a variant keep no second column per
-   lane (AVX2, AVX-512; the scalar one is two_smallest_f32 itself). */
+   column. Lets a variant keep no second column per lane (AVX2, AVX-512; the scalar one is
+   two_smallest_f32 itself). */
 typedef lap_two_smallest_f32_fn lap_bid_f32_fn;
 
 /* One Dijkstra step from row `row` in dense form. For every column j:
@@ -198,7 +198,10 @@ size_t imi_lap_filter_tail(const float *c, const double *v, size_t from, size_t 
                            double *h, int32_t *col, size_t cnt, size_t cap);
 /* The screened candidates cand[0 .. nc) (increasing columns) decided in double and appended to
    the filter's output at cnt; cap + 1 as soon as more than cap qualify. Branch-free but for the
-   cap: whether a screened column passes is random, and a branch on it mispredicts. */
+   cap: whether a screened column passes is random, and a branch on it mispredicts. The vector
+   filters collect LAP_FILTER_CANDS screened columns (and at most one group more) before they
+   decide them. */
+#define LAP_FILTER_CANDS 256
 size_t imi_lap_filter_decide(const float *c, const double *v, double cut, const int32_t *cand,
                              size_t nc, double *h, int32_t *col, size_t cnt, size_t cap);
 /* The cut from the minima of 2 keep blocks of the row (block_min: the variant's block scan),

@@ -171,8 +171,8 @@ static void two_smallest_f32_avx512(const float *c, const float *vf, size_t n, l
    the lower column on ties) and the runner-up's value alone, moved by vminps / vmaxps
    (runner-up = min(runner-up, max(smallest, h))): no column blends for it. u1 is read back from
    its column at the end, as two_smallest_f32 holds it (vminps may keep a zero of the other
-   sign). On Zen 5, rows in cache: 0.69-0.81x the time of two_smallest_f32 at 1024-2048
-   columns. */
+   sign). On Zen 5, rows in cache, best of 5: 0.45-0.66x the time of two_smallest_f32 at
+   256-2048 columns. */
 typedef struct {
     __m512 m1, m2;
     __m512i i1;
@@ -286,8 +286,6 @@ static inline size_t filter_append16(__mmask16 m, __m512i base, int off, int32_t
     return nc + (size_t)__builtin_popcount(m);
 }
 
-#define FILTER_CANDS 256 /* screened candidates collected before they are decided */
-
 static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double cut, double *h,
                             int32_t *col, size_t cap) {
     const double *v = p->v;
@@ -302,7 +300,7 @@ static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double 
         const __m512 fcut = _mm512_set1_ps(lap_float_at_least(cut + LAP_POTS_WIDEN(p->cmag, cut)));
         const __m512i iota =
             _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        int32_t cand[FILTER_CANDS + 64];
+        int32_t cand[LAP_FILTER_CANDS + 64];
         size_t nc = 0;
         for (; j + 64 <= n; j += 64) {
 #define FILTER_SCREEN(g)                                                                           \
@@ -319,7 +317,7 @@ static size_t filter_avx512(const float *c, const lap_pots *p, size_t n, double 
             nc = filter_append16(m1, base, 16, cand, nc);
             nc = filter_append16(m2, base, 32, cand, nc);
             nc = filter_append16(m3, base, 48, cand, nc);
-            if (nc >= FILTER_CANDS) {
+            if (nc >= LAP_FILTER_CANDS) {
                 cnt = imi_lap_filter_decide(c, v, cut, cand, nc, h, col, cnt, cap);
                 if (cnt > cap)
                     return cap + 1;
@@ -490,7 +488,9 @@ static void list_min2_avx512(const float *lc, const int32_t *lj, const double *v
 
 /* A bid's list scan (lap_list_bid_min2_fn): the minimum by (h, column) with its column, the
    runner-up's value alone by vminpd / vmaxpd, lanes merged in registers (list_min2 merges the
-   lanes in a scalar loop with branches). 24-entry lists on Zen 5: 53-56 -> 42 ns. */
+   lanes in a scalar loop with branches). On Zen 5: 0.92-0.97x list_min2's time on 24-entry
+   lists in cache (best of 5), 0.90-0.96x whole solves on uniform costs at B = 1024-4096, where
+   the lists' v comes from memory and the merge's branches are random. */
 static void list_bid_min2_avx512(const float *lc, const int32_t *lj, const double *v, size_t len,
                                  lap_min2 *out) {
     const __m512d inf = _mm512_set1_pd(INFINITY);
