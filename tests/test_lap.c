@@ -221,6 +221,107 @@ static void test_certificate_image_noise_rectangular(void **state) {
     free(c);
 }
 
+static void check_deterministic(const float *c, size_t rows, size_t cols, const char *what);
+
+/* Image-noise costs against a pool of rows x cols, dim 768, the noise rows' norms spread by
+   +-3 % (the caller frees). With the synthetic images alone the rows' minima gather less than
+   with Fashion-MNIST's (300 x 1000: 0 bids). */
+static float *pool_costs(size_t rows, size_t cols, uint64_t seed) {
+    const size_t dim = 768;
+    tu_rng r = tu_rng_make(seed);
+    float *x = malloc(rows * dim * sizeof *x), *y = malloc(cols * dim * sizeof *y);
+    float *c = malloc(rows * cols * sizeof *c);
+    assert_true(x && y && c);
+    tu_images(x, rows, dim, &r);
+    tu_noise(y, cols, dim, &r);
+    for (size_t j = 0; j < cols; j++) { /* norms spread as Fashion-MNIST's pools' minima need */
+        const float scale = (float)(0.97 + 0.06 * tu_unif(&r));
+        for (size_t k = 0; k < dim; k++)
+            y[j * dim + k] *= scale;
+    }
+    tu_l2_costs(x, rows, y, cols, dim, c);
+    free(x);
+    free(y);
+    return c;
+}
+
+/* Wide problems whose rows' cheapest columns gather on a few columns (noise pools) get a warm
+   start: one auction phase, then the square problem with dummy rows holding the columns it left
+   free (lap_exact.c). Checked: it runs (bids), its results are optimal by brute force on small
+   matrices with strong column offsets and by certificate on image-noise pools of several
+   shapes (dummy rows searching from the start, searches through the columns they hold), the
+   same for every thread count; latent-like and uniform wide costs keep the cold path. */
+static void test_wide_warm_start(void **state) {
+    (void)state;
+    static const size_t small[][2] = {{2, 5}, {3, 7}, {4, 9}, {5, 10}, {3, 12}, {6, 14}, {8, 16}};
+    float c[16 * 16];
+    char what[96];
+    int warm = 0, cases = 0;
+    for (size_t sh = 0; sh < sizeof small / sizeof small[0]; sh++)
+        for (int seed = 0; seed < 40; seed++) {
+            const size_t rows = small[sh][0], cols = small[sh][1];
+            tu_rng r = tu_rng_make(4711u + 100u * sh + (uint64_t)seed);
+            float offset[16];
+            for (size_t j = 0; j < cols; j++) /* a column offset over a smaller spread */
+                offset[j] = (float)(4.0 * tu_unif(&r));
+            for (size_t i = 0; i < rows; i++)
+                for (size_t j = 0; j < cols; j++)
+                    c[i * cols + j] = offset[j] + (float)(1.5 * tu_unif(&r));
+            snprintf(what, sizeof what, "column offsets %zu x %zu seed %d", rows, cols, seed);
+            compare_brute(c, rows, cols, 1, what);
+            imm_lap_info info;
+            int32_t a[16];
+            assert_int_equal(imm_lap_solve_ex(c, rows, cols, NULL, a, NULL, NULL, &info), IMM_OK);
+            warm += info.bids > 0;
+            cases++;
+        }
+    print_message("column offsets: %d of %d small wide problems took the warm start\n", warm,
+                  cases);
+    if (2 * warm < cases)
+        fail_msg("the wide warm start ran on %d of %d matrices with strong column offsets", warm,
+                 cases);
+
+    /* rows, cols, whether the warm start runs: the rows' minima gather in the first three (these
+       seeds), and 64 x 4096 has candidate lists and more than twice the columns (cold) */
+    static const size_t pools[][3] = {{256, 512, 1}, {300, 1000, 1}, {500, 700, 1}, {64, 4096, 0}};
+    const size_t npools = tu_quick() ? 2 : 4;
+    for (size_t p = 0; p < npools; p++) {
+        const size_t rows = pools[p][0], cols = pools[p][1];
+        float *pc = pool_costs(rows, cols, 99 + p);
+        snprintf(what, sizeof what, "image-noise pool %zu x %zu", rows, cols);
+        solve_checked(pc, rows, cols, 2, NULL, what);
+        check_deterministic(pc, rows, cols, what);
+        imm_lap_info info;
+        int32_t *a = malloc(rows * sizeof *a);
+        assert_non_null(a);
+        assert_int_equal(imm_lap_solve_ex(pc, rows, cols, NULL, a, NULL, NULL, &info), IMM_OK);
+        print_message("%s: %lld bids, %lld augmentations, %.2f passes\n", what,
+                      (long long)info.bids, (long long)info.augmentations, info.passes);
+        if ((info.bids > 0) != (pools[p][2] != 0))
+            fail_msg("%s: %lld bids, the %s path was expected", what, (long long)info.bids,
+                     pools[p][2] ? "warm" : "cold");
+        free(a);
+        free(pc);
+    }
+
+    /* rows' minima spread out: the cold path (no bids) */
+    const size_t rows = 200, cols = 500;
+    float *u = malloc(rows * cols * sizeof *u);
+    assert_non_null(u);
+    tu_rng r = tu_rng_make(2024);
+    for (size_t i = 0; i < rows * cols; i++)
+        u[i] = (float)tu_unif(&r);
+    solve_checked(u, rows, cols, 2, NULL, "uniform 200 x 500");
+    imm_lap_info info;
+    int32_t *a = malloc(rows * sizeof *a);
+    assert_non_null(a);
+    assert_int_equal(imm_lap_solve_ex(u, rows, cols, NULL, a, NULL, NULL, &info), IMM_OK);
+    if (info.bids != 0)
+        fail_msg("uniform 200 x 500: %lld bids, the cold path was expected", (long long)info.bids);
+    free(a);
+    free(u);
+}
+
 static void test_certificate_uniform(void **state) {
     (void)state;
     size_t sizes[] = {64, 500, 1000, 2048};
@@ -565,12 +666,16 @@ static void dump_results(FILE *f) {
         /* kinds 1 and 4-6 are exact ties (imi_lap_tied: JV from v = 0); 7 keeps 64 levels but
            gives each row three unique smallest values, so the warm start and the sparse mode
            run with ties inside the lists */
-        {1024, 1024, 7}, {600, 600, 7}, {4100, 4100, 4}};
+        {1024, 1024, 7}, {600, 600, 7}, {4100, 4100, 4},
+        /* 8: an image-noise pool (the wide warm start, lap_exact.c) */
+        {300, 700, 8}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         size_t rows = shapes[s][0], cols = shapes[s][1], kind = shapes[s][2];
         float *c;
         if (kind == 0) {
             c = tu_image_noise_costs(rows, 3072, 777);
+        } else if (kind == 8) {
+            c = pool_costs(rows, cols, 778);
         } else {
             tu_rng r = tu_rng_make(700 + s);
             c = malloc(rows * cols * sizeof *c);
@@ -718,6 +823,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_certificate_structured),
         cmocka_unit_test(test_certificate_image_noise),
         cmocka_unit_test(test_certificate_image_noise_rectangular),
+        cmocka_unit_test(test_wide_warm_start),
         cmocka_unit_test(test_ties),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_sparse_mode),

@@ -105,7 +105,9 @@ static size_t augmenting_row_reduction(lap_state *s, size_t nfree, size_t *budge
         s->y[j1] = i;
         if (i0 >= 0) {
             s->x[i0] = -1;
-            if (lowered)
+            if (s->hub && (size_t)i0 >= s->rows)
+                s->free_[kept++] = i0; /* a dummy row: identical ones would only trade columns */
+            else if (lowered)
                 s->free_[--k] = i0; /* the evicted row bids next */
             else
                 s->free_[kept++] = i0;
@@ -132,9 +134,11 @@ static bool augment(lap_state *s, int32_t f) {
     size_t nscan = 0, relaxed = 0; /* dense row scans, for imm_lap_info.passes */
     int32_t i = f, j;
     double r = 0.0; /* u[i] - (distance to row i); the free row has both 0 */
+    bool hub = (size_t)f >= s->rows; /* a dummy row has been relaxed */
     for (;;) {
         s->kern->relax(lap_row(s, (size_t)i), v, sc, r, i, n, d, s->pred, &j);
         relaxed += (size_t)i < s->rows;
+    settle:
         if (j < 0 || !(d[j] < INFINITY)) {
             s->scans += (int64_t)relaxed;
             return false;
@@ -160,6 +164,24 @@ static bool augment(lap_state *s, int32_t f) {
         if (y[j] < 0)
             break;
         i = y[j];
+        if (s->hub && (size_t)i >= s->rows) {
+            if (hub) {
+                /* Dummy rows hold columns of one potential, the largest (their duals' feasibility
+                   says so), and the first dummy row relaxed here reached every column from the
+                   first of them: the others would relax the same zero row from the same point
+                   and improve nothing. Settle them together (a wide problem has hundreds, one
+                   relaxation each otherwise), then take the smallest distance again. */
+                for (size_t c = 0; c < n; c++)
+                    if (y[c] >= (int32_t)s->rows && sc[c] == 0.0) {
+                        sc[c] = INFINITY;
+                        s->scanned[nscan++] = (int32_t)c;
+                    }
+                /* r = -Inf relaxes nothing: the kernel's smallest-distance search alone */
+                s->kern->relax(s->zeros, v, sc, -INFINITY, i, n, d, s->pred, &j);
+                goto settle;
+            }
+            hub = true;
+        }
         r = ((double)lap_row(s, (size_t)i)[j] - v[j]) - d[j];
     }
     /* v[j] += d[j] - dmin on scanned columns keeps reduced costs >= 0 and makes the path tight;
@@ -200,6 +222,95 @@ bool imi_lap_finish_exact(lap_state *s) {
     const int passes = s->long_arr ? ARR_PASSES_WIDE : ARR_PASSES;
     for (int pass = 0; pass < passes && nfree > 0; pass++) {
         size_t budget = (s->long_arr ? ARR_STEPS_PER_ROW_WIDE : ARR_STEPS_PER_ROW) * s->m;
+        nfree = augmenting_row_reduction(s, nfree, &budget);
+    }
+    return imi_lap_augment_free(s) >= 0;
+}
+
+/* The wide warm start's epsilon, as a share of imi_lap_spread(): one auction phase. A phase
+   from v = 0 leaves the columns it did not price at v = 0, the largest potential; more phases
+   leave columns priced in one phase and free after the next, which the warm start must raise
+   back to that level, and rows then go to them. Image-noise costs, 2 threads, ms, against the
+   cold path (docs/solver.md, "Wide problems"): 1024 x 2048 one phase at 1e-3 9.2-10.0 against
+   37-41; 5e-4 10.1, 2e-3 9.3, 1e-2 13.3; phases from 8e-3 or 0.03 down to 1e-3 13.0 / 27.7. */
+#define WIDE_EPS 1e-3
+
+/* The wide warm start pays where the rows' cheapest columns gather on a few columns (image-noise
+   costs against a noise pool: ARR from v = 0 fights long price wars over them), and while bids
+   scan dense rows or the pool is at most twice the batch: with candidate lists, 1024 x 4096
+   image-noise costs took 20 ms with it and 11-13 without (2048 x 4096: 46 against 60). Latent
+   and uniform costs, whose rows' minima spread out, stay on the cold path, 1.3-8 times faster
+   there at 256 x 512 ... 2048 x 4096. */
+static bool wide_warm_pays(const lap_state *s) {
+    return (s->k == 0 || s->n <= 2 * s->rows) && imi_lap_minima_gather(s);
+}
+
+/* A wide problem's warm start (rows < cols, no ties, no forbidden pair; s->m == rows, v = 0): one
+   auction phase on the real rows from v = 0, then the square problem with dummy rows (cost 0
+   everywhere) holding the columns the auction left free. The square duals are a rectangular
+   certificate whatever v is (lap_state.h), so the auction's prices can stay, which the cold
+   path (v = 0, no dummy rows) cannot allow: there a column priced and then left free breaks
+   complementary slackness. False (nothing kept) when the auction gave nothing usable. */
+static bool wide_warm_start(lap_state *s) {
+    const double spread = imi_lap_spread(s);
+    if (!(spread > 0.0))
+        return false;
+    auction_stats st;
+    imi_auction_serial(s, WIDE_EPS * spread, WIDE_EPS * spread, 0, &st);
+    s->bids += st.bids;
+    if (!imi_lap_potentials_usable(s)) {
+        memset(s->v, 0, s->n * sizeof(double));
+        return false;
+    }
+    /* The auction's assignment stays (finish_wide keeps the rows it left on their smallest
+       reduced cost). Every column it left free gets the highest price it charged, the largest
+       potential of its columns (those it never bid on are lowered from 0: each row's column
+       then costs it no more than they do), and a dummy row: dummy rows hold the largest
+       potential, as their duals need. Dummy rows left over (the auction's budget ran out) are
+       free. */
+    double paid = -INFINITY;
+    for (size_t i = 0; i < s->rows; i++)
+        if (s->x[i] >= 0)
+            paid = fmax(paid, s->v[s->x[i]]);
+    if (!(paid > -INFINITY))
+        paid = 0.0;
+    s->m = s->n;
+    s->hub = true;
+    size_t dummy = s->rows;
+    for (size_t j = 0; j < s->n; j++)
+        if (s->y[j] < 0) {
+            s->v[j] = paid;
+            if (dummy == s->n) /* the auction left rows free: so many columns stay free too */
+                continue;
+            s->y[j] = (int32_t)dummy;
+            s->x[dummy++] = (int32_t)j;
+        }
+    for (; dummy < s->n; dummy++)
+        s->x[dummy] = -1;
+    for (size_t i = 0; i < s->rows; i++) /* some potentials rose: no list's bound holds */
+        s->cand_thr[i] = NAN;
+    return true;
+}
+
+/* The exact phases after wide_warm_start(): a real row keeps its auction column when that is
+   its smallest reduced cost (ties included), otherwise it is freed and bids in ARR (dummy rows
+   never do); then every free row, dummy rows included, gets a Dijkstra search. */
+static bool finish_wide(lap_state *s) {
+    size_t nfree = 0;
+    for (size_t i = 0; i < s->rows; i++) {
+        const int32_t j = s->x[i];
+        if (j >= 0) {
+            lap_min2 m;
+            imi_lap_row_min2(s, i, &m);
+            if (!((double)lap_row(s, i)[j] - s->v[j] > m.u1))
+                continue;
+            s->y[j] = -1;
+            s->x[i] = -1;
+        }
+        s->free_[nfree++] = (int32_t)i;
+    }
+    for (int pass = 0; pass < ARR_PASSES && nfree > 0; pass++) {
+        size_t budget = ARR_STEPS_PER_ROW * s->rows;
         nfree = augmenting_row_reduction(s, nfree, &budget);
     }
     return imi_lap_augment_free(s) >= 0;
@@ -274,6 +385,15 @@ bool imi_lap_exact(lap_state *s) {
        1024 x 1024 random integers in [0, 10) took 466 ms that way and take 5 this way (scipy:
        15 ms); in [0, 10) + 1e-4 U(0, 1): 489 against 19 ms (scipy 125). */
     const bool tied = s->n > 1 && !s->forbidden && imi_lap_tied(s);
+    if (s->m < s->n) /* wide problems start from v = 0: see lap_state.h */
+        memset(s->v, 0, s->n * sizeof(double));
+    if (s->m < s->n && !tied && !s->forbidden && s->n > 1 && wide_warm_pays(s) &&
+        wide_warm_start(s)) {
+        imi_lap_phase_end(s, 1);
+        const bool ok = finish_wide(s);
+        imi_lap_phase_end(s, 2);
+        return ok;
+    }
     if (s->m < s->n || tied) { /* wide problems always start from v = 0: see lap_state.h */
         memset(s->v, 0, s->n * sizeof(double));
         /* ARR is the only warm start here; on ties it makes no progress (1024 x 2048 {0, 1}:

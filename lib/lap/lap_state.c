@@ -11,6 +11,7 @@
 
 #define SPREAD_SAMPLE_ROWS 16
 #define TIE_SAMPLE_ROWS 16 /* imi_lap_tied */
+#define GATHER_SAMPLE_ROWS 32 /* imi_lap_minima_gather */
 #define TIE_CLUSTERS 3
 #define TIE_MIN_PER_ROW 6
 #define TIE_WIDTH 0x1p-3
@@ -84,6 +85,7 @@ void imi_lap_state_init(lap_state *s, const float *cost, size_t rows, size_t col
     s->ucert = s->sc;
     s->scans = 0;
     s->long_arr = false;
+    s->hub = false;
     s->in_team = false;
     s->bids = 0;
     s->augmentations = 0;
@@ -241,6 +243,22 @@ bool imi_lap_tied(const lap_state *s) {
         }
     }
     return sample > 0 && near >= TIE_MIN_PER_ROW * sample;
+}
+
+bool imi_lap_minima_gather(const lap_state *s) {
+    const size_t sample = s->rows < GATHER_SAMPLE_ROWS ? s->rows : GATHER_SAMPLE_ROWS;
+    int32_t seen[GATHER_SAMPLE_ROWS];
+    size_t distinct = 0;
+    for (size_t k = 0; k < sample; k++) {
+        lap_min2 m;
+        s->kern->two_smallest(lap_row(s, k * s->rows / sample), s->v, s->n, &m);
+        bool known = false;
+        for (size_t q = 0; q < distinct; q++)
+            known |= seen[q] == m.j1;
+        if (!known)
+            seen[distinct++] = m.j1;
+    }
+    return sample > 0 && 2 * distinct <= sample;
 }
 
 double imi_lap_spread(const lap_state *s) {
