@@ -50,8 +50,8 @@ typedef struct {
     double *ucert;   /* rows: u[i] when row i was last proved against the full matrix */
     int64_t scans;   /* dense row scans (reads of a whole cost row), for imm_lap_info.passes */
     bool long_arr;   /* a wide problem without ties: ARR gets the longer budget (lap_exact.c) */
-    bool hub; /* a wide problem solved with dummy rows after its warm start (lap_exact.c): dummy
-                 rows never bid, and a search settles the columns they hold together */
+    bool hub; /* a wide problem solved with dummy rows after its warm start (lap_exact.c): the
+                 dummy rows hold the columns it left free and never bid in ARR */
     bool in_team;    /* row scans run on a team (the Jacobi auction): count them atomically */
     int64_t bids;          /* the exact solver's warm-start bids */
     int64_t augmentations; /* Dijkstra searches */
