@@ -17,6 +17,10 @@
  *  3. Dijkstra shortest augmenting path from each remaining free row (JV's augment), in reduced
  *     costs, which are >= 0 by the invariant above.
  *
+ * Wide problems (lap_state.h) start from v = 0 with ARR (a longer budget) and Dijkstra, or,
+ * where the rows' cheapest columns gather on a few columns, with one auction phase and then the
+ * square problem with dummy rows holding the columns it left free (wide_warm_start).
+ *
  * Square problems from SPARSE_MIN_COLS columns on run the sparse mode (lap_sparse.c) after the
  * auction's first phase: the remaining phases, ARR and Dijkstra on a few arcs per row, then
  * certification passes over the full matrix. It hands over to the dense phases above when its

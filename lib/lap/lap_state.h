@@ -4,11 +4,14 @@
  * cols x cols problem whose extra "dummy" rows cost 0 everywhere: every optimal square assignment
  * gives an optimal rectangular one, and the square duals are a rectangular certificate (all
  * columns left to dummy rows share the largest potential). Identical dummy rows fight price wars
- * in the auction, so problems with more extra columns are solved on their real rows only, from
- * v = 0 and without the auction: v then only decreases, and only on columns that stay assigned,
- * so unassigned columns keep the largest potential as they must. Measured on image-noise costs
- * with 2048 columns: 1024 rows take 76 ms that way (1004 ms with dummies), 2000 rows 115 ms with
- * dummies (710 ms without); the switch sits near the crossing.
+ * in the auction, so problems with more extra columns ("wide") start on their real rows only,
+ * from v = 0: v then only decreases, and only on columns that stay assigned, so unassigned
+ * columns keep the largest potential as they must. Measured on image-noise costs with 2048
+ * columns: 1024 rows take 76 ms that way (1004 ms with dummies in the auction), 2000 rows 115 ms
+ * with dummies (710 ms without); the switch sits near the crossing. Where the rows' cheapest
+ * columns gather on a few columns (noise pools), a wide problem gets one auction phase on its
+ * real rows and then becomes the square problem with dummy rows after all, the dummy rows
+ * holding the columns the auction left free and never bidding (lap_exact.c, wide_warm_start).
  */
 #ifndef IMM_LAP_STATE_H
 #define IMM_LAP_STATE_H
@@ -147,10 +150,10 @@ double imi_lap_spread(const lap_state *s);
 bool imi_lap_tied(const lap_state *s);
 
 /* Whether the real rows' cheapest columns (under the current v) gather on few columns: at most
-   half of up to 64 real rows, evenly spaced, have distinct ones. Measured with v = 0 on wide
-   problems (256 x 512 ... 2048 x 4096): image-noise costs against a noise pool 8-15 of 64 (a
-   few noise rows of small norm are the nearest for every image), latent N(0, 1) pairs 51-58,
-   uniform costs 60-63. */
+   half of up to 32 real rows, evenly spaced, have distinct ones. Measured with v = 0 on wide
+   problems (256 x 512 ... 2048 x 4096) and 64 rows sampled: image-noise costs against a noise
+   pool 8-15 distinct (a few noise rows of small norm are the nearest for every image), latent
+   N(0, 1) pairs 51-58, uniform costs 60-63; 32 rows split those shapes the same way. */
 bool imi_lap_minima_gather(const lap_state *s);
 
 /* Potentials this far from zero, relative to the largest |cost|, would leave reduced costs c - v
